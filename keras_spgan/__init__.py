@@ -1,0 +1,33 @@
+"""keras-spgan: video deblurring with the Spatiotemporal Pyramid Network (SPN) and SPGAN."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        f"keras_spgan needs the TensorFlow backend of Keras, but KERAS_BACKEND is "
+        f"{keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow"
+    )
+
+from keras_spgan import colour, losses, metrics  # noqa: E402
+from keras_spgan.archs import (  # noqa: E402
+    ABLATION_SCALES,
+    PAPER_SCALES,
+    SPN,
+    Discriminator,
+    RGBDeblurrer,
+    build_discriminator,
+    build_rgb_deblurrer,
+    build_spn,
+)
+from keras_spgan.models import SPGAN  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ABLATION_SCALES", "PAPER_SCALES", "SPN", "SPGAN", "Discriminator", "RGBDeblurrer",
+    "build_discriminator", "build_rgb_deblurrer", "build_spn", "colour", "losses", "metrics",
+]

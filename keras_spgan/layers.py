@@ -1,0 +1,156 @@
+"""Small serializable layers the networks are assembled from.
+
+Each one exists because the operation has no built-in Keras layer that works
+with dynamic frame sizes, or because a raw `tf` op cannot be applied to a
+KerasTensor in a functional graph (e.g. `tf.image.sobel_edges`).
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_spgan import colour
+
+PACKAGE = "keras_spgan"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SelectFrames(keras.layers.Layer):
+    """Takes `count` consecutive frames starting at `start` from (B, T, H, W, C)."""
+
+    def __init__(self, start, count, **kwargs):
+        super().__init__(**kwargs)
+        if start < 0 or count < 1:
+            raise ValueError(f"SelectFrames needs start >= 0 and count >= 1, got {start}, {count}")
+        self.start = int(start)
+        self.count = int(count)
+
+    def call(self, frames):
+        return frames[:, self.start : self.start + self.count]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.count, *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "count": self.count}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SelectFrame(keras.layers.Layer):
+    """Takes frame `index` from (B, T, H, W, C), dropping the time axis."""
+
+    def __init__(self, index, **kwargs):
+        super().__init__(**kwargs)
+        self.index = int(index)
+
+    def call(self, frames):
+        return frames[:, self.index]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RgbToY(keras.layers.Layer):
+    """RGB [..., 3] in [0, 1] -> BT.601 Y [..., 1] (MATLAB `rgb2ycbcr`)."""
+
+    def call(self, rgb):
+        return colour.rgb_to_y(rgb)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ReplaceLuma(keras.layers.Layer):
+    """[rgb (B, H, W, 3), y (B, H, W, 1)] -> RGB with the new Y and rgb's chroma, clipped to [0, 1]."""
+
+    def call(self, inputs):
+        rgb, luma = inputs
+        return keras.ops.clip(colour.replace_luma(rgb, luma), 0.0, 1.0)
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ReflectPadToMultiple(keras.layers.Layer):
+    """Reflect-pads the spatial axes (-3, -2) at the bottom/right up to a multiple of `multiple`.
+
+    Works on 4D frames and 5D frame stacks whose sizes are only known at run
+    time. Reflection cannot pad by more than size - 1, so a side shorter than
+    `multiple` - 1 pixels is rejected by TensorFlow at run time.
+    """
+
+    def __init__(self, multiple=4, **kwargs):
+        super().__init__(**kwargs)
+        if multiple < 1:
+            raise ValueError(f"ReflectPadToMultiple needs multiple >= 1, got {multiple}")
+        self.multiple = int(multiple)
+
+    def call(self, x):
+        shape = tf.shape(x)
+        rank = len(x.shape)
+        pad_h = (-shape[rank - 3]) % self.multiple
+        pad_w = (-shape[rank - 2]) % self.multiple
+        paddings = [[0, 0]] * (rank - 3) + [[0, pad_h], [0, pad_w], [0, 0]]
+        return tf.pad(x, paddings, mode="REFLECT")
+
+    def compute_output_shape(self, input_shape):
+        def padded(n):
+            return None if n is None else -(-n // self.multiple) * self.multiple
+
+        return (*input_shape[:-3], padded(input_shape[-3]), padded(input_shape[-2]), input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CropLike(keras.layers.Layer):
+    """[x (B, H', W', C), reference (B, H, W, ...)] -> x cropped to H x W (top-left kept)."""
+
+    def call(self, inputs):
+        x, reference = inputs
+        shape = tf.shape(reference)
+        return x[:, : shape[1], : shape[2]]
+
+    def compute_output_shape(self, input_shapes):
+        x, reference = input_shapes
+        return (x[0], reference[1], reference[2], x[-1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class QuantizeToUint8(keras.layers.Layer):
+    """[0, 1] floats -> uint8 (clip, x255, round half away from zero)."""
+
+    def call(self, x):
+        x = keras.ops.clip(x, 0.0, 1.0) * 255.0
+        return keras.ops.cast(keras.ops.round(x), "uint8")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SobelMagnitude(keras.layers.Layer):
+    """Gradient magnitude sqrt((dI/dx)^2 + (dI/dy)^2) per channel, from Sobel derivatives.
+
+    The Sobel responses are divided by 8 so that they estimate the derivative
+    in intensity per pixel (a ramp of slope a gives exactly a). Borders use
+    reflection, as `tf.image.sobel_edges` does. `epsilon` keeps the gradient of
+    the square root finite where the image is flat.
+    """
+
+    def __init__(self, epsilon=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, images):
+        edges = tf.image.sobel_edges(images) / 8.0  # (B, H, W, C, 2): dy, dx
+        return tf.sqrt(tf.reduce_sum(tf.square(edges), axis=-1) + self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}

@@ -1,0 +1,132 @@
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import keras_spgan as ks
+from tests.conftest import TINY_SPN
+
+FULL_SPN_PARAMS = 7_859_393
+
+
+@pytest.mark.parametrize("scales", ks.ABLATION_SCALES)
+@pytest.mark.parametrize("size", [(16, 16), (12, 24), (32, 8)])
+def test_output_shape_for_every_ablation(scales, size):
+    spn = ks.build_spn(scales, **TINY_SPN)
+    assert spn.num_frames == max(scales)
+    frames = np.random.rand(2, max(scales), *size, 1).astype(np.float32)
+    assert spn(frames).shape == (2, *size, 1)
+
+
+def _path_features(spn):
+    names = [f"pyramid_s{s}" for s in spn.scales]
+    model = keras.Model(spn.input, [spn.get_layer(n).output for n in names])
+    return lambda x: dict(zip(spn.scales, (np.asarray(f) for f in model(x))))
+
+
+@pytest.mark.parametrize(
+    "scales, changed_frame, blind_paths",
+    [
+        ((1, 3, 5), 0, (1, 3)),  # frame 1 of 5: only the 5-frame path sees it
+        ((1, 3, 5), 4, (1, 3)),
+        ((1, 3, 5), 1, (1,)),  # frame 2 of 5: the 3- and 5-frame paths
+        ((1, 3, 5), 2, ()),  # the centre frame: every path
+        ((1, 3, 5, 7), 0, (1, 3, 5)),
+        ((3, 5), 0, (3,)),
+    ],
+)
+def test_temporal_receptive_field_of_each_path(scales, changed_frame, blind_paths):
+    spn = ks.build_spn(scales, **TINY_SPN)
+    features = _path_features(spn)
+    frames = np.random.rand(1, spn.num_frames, 16, 16, 1).astype(np.float32)
+    changed = frames.copy()
+    changed[:, changed_frame] = np.random.rand(16, 16, 1)
+    before, after = features(frames), features(changed)
+    for scale in scales:
+        difference = np.abs(before[scale] - after[scale]).max()
+        if scale in blind_paths:
+            assert difference == 0.0, f"path {scale} must not see frame {changed_frame}"
+        else:
+            assert difference > 0.0, f"path {scale} must see frame {changed_frame}"
+    # ...and what a path sees reaches the output.
+    assert np.abs(np.asarray(spn(frames)) - np.asarray(spn(changed))).max() > 0
+
+
+def test_paper_layout_and_parameter_count():
+    spn = ks.build_spn()
+    assert spn.scales == (1, 3, 5) and spn.num_frames == 5
+    assert spn.get_layer("pyramid_s1_conv2d").filters == 16
+    assert spn.get_layer("pyramid_s3_conv3d").kernel_size == (3, 3, 3)
+    assert spn.get_layer("pyramid_s5_conv3d").kernel_size == (5, 3, 3)
+    assert spn.get_layer("fusion_conv").filters == 64
+    assert [spn.get_layer(f"down{i}_conv").filters for i in (1, 2)] == [128, 256]
+    assert sum(layer.name.endswith("_add") and layer.name.startswith("res") for layer in spn.layers) == 6
+    assert [spn.get_layer(f"up{i}_deconv").filters for i in (1, 2)] == [128, 64]
+    assert spn.get_layer("head_conv").activation.__name__ == "tanh"
+    assert spn.count_params() == FULL_SPN_PARAMS
+
+
+def test_readme_states_the_parameter_count():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert re.search(rf"\b{FULL_SPN_PARAMS:,}\b", readme), "README must state the full SPN's parameter count"
+
+
+def test_weights_are_initialised_from_n_0_001():
+    spn = ks.build_spn()
+    kernel = np.asarray(spn.get_layer("res1_a_conv").kernel)  # 3*3*256*256 weights
+    assert abs(kernel.mean()) < 1e-3
+    assert kernel.std() == pytest.approx(0.01, rel=0.02)
+
+
+def test_fresh_spn_is_close_to_identity_on_the_centre_frame():
+    # Global residual + small init: an untrained SPN returns roughly the centre Y.
+    spn = ks.build_spn(**TINY_SPN)
+    frames = np.random.rand(2, 5, 16, 16, 1).astype(np.float32)
+    assert np.abs(np.asarray(spn(frames)) - frames[:, 2]).max() < 0.05
+
+
+def test_tiny_spn_overfits_a_fixed_pair():
+    rng = np.random.default_rng(0)
+    texture = rng.random((8, 8)).astype(np.float32)
+    sharp = np.kron(texture, np.ones((4, 4), np.float32))  # 32 x 32 blocks: strong edges
+    shifted = np.stack([np.roll(sharp, s, axis=1) for s in range(-2, 3)])
+    kernel = np.ones(5, np.float32) / 5  # horizontal motion blur
+    blurry = np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="same"), 2, shifted)
+    x = np.repeat(blurry[None, ..., None], 2, axis=0)
+    y = np.repeat(sharp[None, ..., None], 2, axis=0)
+    spn = ks.build_spn(**TINY_SPN)
+    spn.compile(keras.optimizers.Adam(1e-3), loss="mse")
+    before = spn.evaluate(x, y, verbose=0)
+    history = spn.fit(x, y, epochs=100, verbose=0).history["loss"]
+    after = spn.evaluate(x, y, verbose=0)
+    assert history[0] / history[-1] > 10
+    assert before / after > 10, "the inference-mode (BN moving statistics) loss must fall too"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(scales=(1, 2)), "odd"),
+        (dict(scales=()), "odd"),
+        (dict(scales=(3, 3)), "distinct"),
+        (dict(scales="abc"), "scales"),
+        (dict(pyramid_filters=0), "pyramid_filters"),
+        (dict(fusion_filters=2.5), "fusion_filters"),
+        (dict(num_res_blocks=-1), "num_res_blocks"),
+        (dict(kernel_size=4), "kernel_size"),
+        (dict(init_stddev=0), "init_stddev"),
+        (dict(bn_momentum=1.0), "bn_momentum"),
+        (dict(frame_size=(30, 32)), "frame_size"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ks.build_spn(**kwargs)
+
+
+def test_fixed_frame_size():
+    spn = ks.build_spn(frame_size=(16, 24), **TINY_SPN)
+    assert spn.input.shape == (None, 5, 16, 24, 1)
+    assert spn(np.zeros((1, 5, 16, 24, 1), np.float32)).shape == (1, 16, 24, 1)
