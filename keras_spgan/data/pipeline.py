@@ -1,0 +1,189 @@
+"""tf.data pipelines: training windows with random crops, full-frame evaluation windows.
+
+A window is the T = num_frames blurry frames centred on a target frame; the
+target is that frame's sharp version.
+
+Training (`training_dataset`): every window that lies fully inside a clip;
+the same random crop on all T frames and the target; random horizontal and
+vertical flips, rot90 and temporal reversal; shuffled and repeated. JPEG
+frames are decoded only inside the crop (`decode_and_crop_jpeg`), which is
+what lets a 2-core machine feed full-HD DVD frames faster than the model
+consumes them. Every random choice is a stateless function of (seed, element),
+so a seeded pipeline yields the same batches on every run, however many
+parallel calls decode it.
+
+Distribution: with an `input_context` (from
+`strategy.distribute_datasets_from_function`), the *index* of windows is
+sharded before anything is decoded, so each worker reads only its share, and
+auto-sharding is switched off (it would shard a second time). Without one,
+auto-sharding is set to DATA, which is correct for any strategy but makes
+every worker decode everything.
+
+Evaluation (`evaluation_dataset`): one clip, every frame, in order; the ends
+are replicate-padded (frame 0 is repeated before the first frame, and the last
+after the last), so every frame gets an output. Each frame is decoded once.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_spgan import colour
+
+CHANNELS = ("y", "rgb")
+
+
+def window_indices(num_clip_frames, num_frames, centre):
+    """Frame indices of the window centred on `centre`, replicate-padded at the ends."""
+    radius = num_frames // 2
+    return [min(max(i, 0), num_clip_frames - 1) for i in range(centre - radius, centre + radius + 1)]
+
+
+def _training_index(clips, num_frames):
+    radius = num_frames // 2
+    blurry, sharp, sizes, jpeg = [], [], [], []
+    for clip in clips:
+        if clip.sharp is None:
+            raise ValueError(f"{clip.folder}: training needs sharp frames")
+        is_jpeg = all(p.lower().endswith((".jpg", ".jpeg")) for p in clip.blurry + clip.sharp)
+        for centre in range(radius, clip.num_frames - radius):
+            blurry.append(clip.blurry[centre - radius : centre + radius + 1])
+            sharp.append(clip.sharp[centre])
+            sizes.append(clip.size)
+            jpeg.append(is_jpeg)
+    return blurry, sharp, sizes, jpeg
+
+
+def _to_output(frames_uint8, channels):
+    frames = tf.cast(frames_uint8, tf.float32) / 255.0
+    return colour.rgb_to_y(frames) if channels == "y" else frames
+
+
+def _decode_crop(path, is_jpeg, top, left, crop):
+    data = tf.io.read_file(path)
+
+    def jpeg():
+        return tf.io.decode_and_crop_jpeg(data, tf.stack([top, left, crop, crop]), channels=3)
+
+    def other():
+        return tf.image.crop_to_bounding_box(tf.io.decode_image(data, 3, expand_animations=False), top, left, crop, crop)
+
+    image = tf.cond(is_jpeg, jpeg, other)
+    image.set_shape([crop, crop, 3])
+    return image
+
+
+def _augment(blurry, sharp, seeds):
+    """Same flips and rotation on every frame and the target; maybe reverse time."""
+    frames = tf.concat([blurry, sharp[None]], axis=0)
+    coins = [tf.random.stateless_uniform([], seeds[i]) < 0.5 for i in range(3)]
+    frames = tf.cond(coins[0], lambda: tf.reverse(frames, [2]), lambda: frames)
+    frames = tf.cond(coins[1], lambda: tf.reverse(frames, [1]), lambda: frames)
+    quarter_turns = tf.random.stateless_uniform([], seeds[3], 0, 4, dtype=tf.int32)
+    frames = tf.image.rot90(frames, quarter_turns)
+    blurry, sharp = frames[:-1], frames[-1]
+    blurry = tf.cond(coins[2], lambda: tf.reverse(blurry, [0]), lambda: blurry)
+    return blurry, sharp
+
+
+def training_dataset(
+    clips,
+    num_frames,
+    *,
+    batch_size=4,
+    crop=128,
+    channels="y",
+    augment=True,
+    seed=None,
+    repeat=True,
+    input_context=None,
+):
+    """Batches of (blurry (B, T, crop, crop, C), sharp (B, crop, crop, C)), float32 in [0, 1].
+
+    `clips` come from `layouts.load_clips` (validated, with sizes). `batch_size`
+    is the global batch; with an `input_context` each pipeline batches its
+    per-replica share. C is 1 for channels="y" (BT.601 luma), 3 for "rgb".
+    """
+    if channels not in CHANNELS:
+        raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
+    if num_frames < 1 or num_frames % 2 == 0:
+        raise ValueError(f"num_frames must be odd and positive, got {num_frames}")
+    if crop < 4 or crop % 4:
+        raise ValueError(f"crop must be a positive multiple of 4 (the SPN down-samples twice), got {crop}")
+    for clip in clips:
+        if min(clip.size) < crop:
+            raise ValueError(f"{clip.folder}: frames of {clip.size[1]}x{clip.size[0]} are smaller than crop={crop}")
+        if clip.num_frames < num_frames:
+            raise ValueError(f"{clip.folder}: {clip.num_frames} frames, fewer than the window of {num_frames}")
+    blurry, sharp, sizes, jpeg = _training_index(clips, num_frames)
+    if not blurry:
+        raise ValueError("no training windows: every clip is shorter than the window")
+
+    index = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(blurry), tf.constant(sharp), tf.constant(sizes, tf.int32), tf.constant(jpeg))
+    )
+    per_replica_batch = batch_size
+    if input_context is not None:
+        index = index.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        per_replica_batch = input_context.get_per_replica_batch_size(batch_size)
+    index = index.shuffle(len(blurry), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        index = index.repeat()
+    # One independent seed pair per element, for stateless (reproducible) randomness.
+    element_seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    dataset = tf.data.Dataset.zip(index, element_seeds)
+
+    def load(entry, seed_pair):
+        paths, sharp_path, size, is_jpeg = entry
+        seeds = tf.random.experimental.stateless_split(seed_pair, 6)
+        top = tf.random.stateless_uniform([], seeds[0], 0, size[0] - crop + 1, dtype=tf.int32)
+        left = tf.random.stateless_uniform([], seeds[1], 0, size[1] - crop + 1, dtype=tf.int32)
+        frames = tf.stack([_decode_crop(paths[t], is_jpeg, top, left, crop) for t in range(num_frames)])
+        target = _decode_crop(sharp_path, is_jpeg, top, left, crop)
+        if augment:
+            frames, target = _augment(frames, target, seeds[2:])
+        return _to_output(frames, channels), _to_output(target, channels)
+
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True if seed is not None else None)
+    dataset = dataset.batch(per_replica_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF if input_context is not None
+        else tf.data.experimental.AutoShardPolicy.DATA
+    )
+    if seed is not None:
+        options.deterministic = True
+    return dataset.with_options(options)
+
+
+def num_training_windows(clips, num_frames):
+    return sum(max(0, clip.num_frames - 2 * (num_frames // 2)) for clip in clips)
+
+
+def _decode_full(path):
+    image = tf.io.decode_image(tf.io.read_file(path), 3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def evaluation_dataset(clip, num_frames, *, channels="y", batch_size=1):
+    """(blurry window, sharp) for every frame of `clip`, in order; blurry only without ground truth."""
+    if channels not in CHANNELS:
+        raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
+    radius = num_frames // 2
+    order = [0] * radius + list(range(clip.num_frames)) + [clip.num_frames - 1] * radius
+    decoded = tf.data.Dataset.from_tensor_slices(np.array(clip.blurry)[order]).map(_decode_full)
+    windows = decoded.window(num_frames, shift=1, drop_remainder=True).flat_map(lambda w: w.batch(num_frames))
+    windows = windows.map(lambda w: _to_output(w, channels))
+    if clip.sharp is None:
+        dataset = windows
+    else:
+        sharp = tf.data.Dataset.from_tensor_slices(list(clip.sharp)).map(_decode_full)
+        dataset = tf.data.Dataset.zip(windows, sharp.map(lambda s: _to_output(s, channels)))
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def frame_names(clip):
+    """File names of the clip's frames, in evaluation order (for per-frame reports)."""
+    return [os.path.basename(p) for p in clip.blurry]

@@ -1,0 +1,148 @@
+"""Turn sharp footage into a blurry/sharp dataset in DVD layout.
+
+    python -m keras_spgan.data.synthesize IN OUT --mode average --frames 7
+    python -m keras_spgan.data.synthesize IN OUT --mode shake --max_shift 6 --object_motion 20
+
+IN is a video file, a folder of frames, or a folder holding several of either
+(each one a sharp video). OUT receives quantitative_datasets/<video>/{input,GT}/
+as the readers expect (`--data_format dvd`). It is written under a temporary
+name and renamed when complete; an existing OUT is refused without --overwrite.
+
+--mode average  high-frame-rate footage (120-240 fps): every output frame is the
+                mean of --frames consecutive input frames (optionally in linear
+                light with --gamma), its ground truth the middle one. DVD and
+                GoPro were made this way.
+--mode shake    ordinary footage or stills: each frame is blurred by a random
+                smooth camera trajectory, optionally with a moving object.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+
+import numpy as np
+
+from keras_spgan.data import blur
+from keras_spgan.data.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameError, list_frames, natural_key, read_rgb, write_rgb
+from keras_spgan.data.video import iter_video_rgb
+
+
+def find_sources(path):
+    """[(name, kind, path)] for the sharp videos under `path`; kind is "video" or "frames"."""
+    if os.path.isfile(path):
+        if not path.lower().endswith(VIDEO_EXTENSIONS):
+            raise FrameError(f"{path}: not a video file ({', '.join(VIDEO_EXTENSIONS)})")
+        return [(os.path.splitext(os.path.basename(path))[0], "video", path)]
+    if not os.path.isdir(path):
+        raise FrameError(f"{path}: no such file or folder")
+    if list_frames(path):
+        return [(os.path.basename(os.path.abspath(path)), "frames", path)]
+    sources = []
+    for name in sorted(os.listdir(path), key=natural_key):
+        full = os.path.join(path, name)
+        if os.path.isfile(full) and name.lower().endswith(VIDEO_EXTENSIONS):
+            sources.append((os.path.splitext(name)[0], "video", full))
+        elif os.path.isdir(full) and list_frames(full):
+            sources.append((name, "frames", full))
+    if not sources:
+        raise FrameError(f"{path}: no videos ({', '.join(VIDEO_EXTENSIONS)}) or frame folders "
+                         f"({', '.join(IMAGE_EXTENSIONS)}) found")
+    return sources
+
+
+def _frames(kind, path):
+    if kind == "video":
+        yield from iter_video_rgb(path)
+    else:
+        for frame in list_frames(path):
+            yield read_rgb(frame)
+
+
+def _pairs(frames, args, rng):
+    """Yields (blurry, sharp) uint8 pairs from a stream of sharp frames."""
+    if args.mode == "average":
+        group = []
+        for frame in frames:
+            group.append(frame)
+            if len(group) == args.frames:
+                yield blur.average_frames(group, args.gamma), group[len(group) // 2]
+                group = []
+    else:
+        for frame in frames:
+            yield blur.shake(frame, rng, steps=args.steps, max_shift=args.max_shift, max_angle=args.max_angle,
+                             object_motion=args.object_motion, gamma=args.gamma)
+
+
+def synthesize(args):
+    sources = find_sources(args.input)
+    if os.path.exists(args.output) and not args.overwrite:
+        raise FileExistsError(f"{args.output}: already exists (pass --overwrite to replace it)")
+    partial = f"{args.output.rstrip(os.sep)}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    rng = np.random.default_rng(args.seed)
+    try:
+        for number, (name, kind, path) in enumerate(sources, start=1):
+            clip = os.path.join(partial, "quantitative_datasets", name)
+            os.makedirs(os.path.join(clip, "input"))
+            os.makedirs(os.path.join(clip, "GT"))
+            count = 0
+            for count, (blurry, sharp) in enumerate(_pairs(_frames(kind, path), args, rng), start=1):
+                blurry = blur.add_noise(blurry, args.noise, rng)
+                write_rgb(os.path.join(clip, "input", f"{count - 1:05d}.jpg"), blurry, args.jpeg_quality)
+                write_rgb(os.path.join(clip, "GT", f"{count - 1:05d}.jpg"), sharp, args.jpeg_quality)
+                print(f"\r[{number}/{len(sources)}] {name}: {count} frames", end="", file=sys.stderr, flush=True)
+            print(file=sys.stderr)
+            if count == 0:
+                raise FrameError(f"{path}: too few frames (--mode {args.mode} needs at least {args.frames})")
+        if os.path.exists(args.output):
+            shutil.rmtree(args.output)
+        os.replace(partial, args.output)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return args.output
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m keras_spgan.data.synthesize", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", help="sharp video file, frame folder, or folder of them")
+    parser.add_argument("output", help="dataset folder to create (DVD layout)")
+    parser.add_argument("--mode", choices=("average", "shake"), default="average")
+    parser.add_argument("--frames", type=int, default=7, help="average: sharp frames per blurry frame (odd)")
+    parser.add_argument("--gamma", type=float, default=None, help="average in linear light: x**gamma (GoPro: 2.2)")
+    parser.add_argument("--noise", type=float, default=0.0, help="Gaussian noise sigma on the [0, 1] scale")
+    parser.add_argument("--steps", type=int, default=15, help="shake: sub-frames per exposure")
+    parser.add_argument("--max_shift", type=float, default=6.0, help="shake: largest camera shift (pixels)")
+    parser.add_argument("--max_angle", type=float, default=1.0, help="shake: largest rotation (degrees)")
+    parser.add_argument("--object_motion", type=float, default=0.0, help="shake: object travel per exposure (pixels)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jpeg_quality", type=int, default=95)
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    if args.frames < 1 or args.frames % 2 == 0:
+        parser.error(f"--frames must be a positive odd number, got {args.frames}")
+    if args.steps < 1:
+        parser.error(f"--steps must be positive, got {args.steps}")
+    if args.gamma is not None and args.gamma <= 0:
+        parser.error(f"--gamma must be positive, got {args.gamma}")
+    if args.noise < 0:
+        parser.error(f"--noise must be >= 0, got {args.noise}")
+    if not 1 <= args.jpeg_quality <= 100:
+        parser.error(f"--jpeg_quality must be in 1..100, got {args.jpeg_quality}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        synthesize(args)
+    except (FrameError, FileExistsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
