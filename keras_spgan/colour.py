@@ -1,7 +1,8 @@
 """ITU-R BT.601 colour conversion, numerically identical to MATLAB's `rgb2ycbcr`.
 
-All functions take float data in [0, 1] with channels last and work on NumPy
-arrays and TensorFlow tensors alike (through `keras.ops`). Y is in the
+All functions take data with channels last, float in [0, 1] or integer in
+0..255 (uint8 frames are scaled by 1/255), and work on NumPy arrays and
+TensorFlow tensors alike (through `keras.ops`). Y is in the
 "studio swing" range [16/255, 235/255], Cb/Cr in [16/255, 240/255], exactly as
 MATLAB returns for `double` input; this is the Y the paper's network sees and
 the Y on which video-deblurring papers report PSNR.
@@ -24,8 +25,8 @@ YCBCR_TO_RGB = np.linalg.inv(RGB_TO_YCBCR)
 
 def _as_float(x):
     x = ops.convert_to_tensor(x)
-    if "float" not in str(x.dtype):
-        x = ops.cast(x, "float32")
+    if "float" not in str(x.dtype):  # integer frames are 0..255
+        x = ops.cast(x, "float32") / 255.0
     return x
 
 

@@ -50,6 +50,8 @@ def _prepare(images, space, crop_border, data_range):
         raise ValueError(f"space='y' needs 1 (Y) or 3 (RGB) channels, got {channels}")
     elif space == "rgb" and channels != 3:
         raise ValueError(f"space='rgb' needs 3 channels, got {channels}")
+    if crop_border < 0:
+        raise ValueError(f"crop_border must be >= 0, got {crop_border}")
     if crop_border:
         images = images[..., crop_border:-crop_border, crop_border:-crop_border, :]
     return images

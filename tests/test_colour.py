@@ -46,8 +46,10 @@ def test_grey_stays_grey_when_luma_changes(rng):
     np.testing.assert_allclose(np.asarray(colour.rgb_to_y(out)), new_luma, atol=1e-6)
 
 
-def test_uint8_input_is_scaled_like_float():
-    rgb = np.array([[[10, 200, 30]]], np.uint8)
-    a = np.asarray(colour.rgb_to_y(rgb.astype("float32") / 255))
-    assert a.shape == (1, 1, 1)
-    assert ks.colour.rgb_to_y is colour.rgb_to_y
+def test_uint8_input_is_read_as_0_to_255(rng):
+    rgb = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
+    as_float = rgb.astype(np.float32) / 255
+    np.testing.assert_allclose(np.asarray(colour.rgb_to_y(rgb)), np.asarray(colour.rgb_to_y(as_float)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(colour.rgb_to_ycbcr(rgb)), np.asarray(colour.rgb_to_ycbcr(as_float)),
+                               atol=1e-6)
+    assert ks.colour is colour

@@ -105,6 +105,8 @@ def test_bad_arguments_are_named():
         metrics.psnr(a[..., :2], a[..., :2], space="rgb")
     with pytest.raises(ValueError, match="differ in shape"):
         metrics.psnr(a, a[:8])
+    with pytest.raises(ValueError, match="crop_border"):
+        metrics.psnr(a, a, crop_border=-1)
     with pytest.raises(ValueError, match="11 x 11"):
         metrics.ssim(a[:8, :8], a[:8, :8])
 

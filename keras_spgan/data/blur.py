@@ -60,7 +60,7 @@ def _warp(image, dx, dy, angle):
     return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
-def _object_sprite(image, rng):
+def object_sprite(image, rng):
     """An elliptical patch of the image itself, to move across it."""
     height, width = image.shape[:2]
     h, w = int(height * rng.uniform(0.15, 0.3)), int(width * rng.uniform(0.15, 0.3))
@@ -72,7 +72,7 @@ def _object_sprite(image, rng):
     return patch, mask[..., None], (top, left)
 
 
-def _paste(image, patch, mask, top, left):
+def paste(image, patch, mask, top, left):
     out = image.astype(np.float64).copy()
     height, width = image.shape[:2]
     h, w = patch.shape[:2]
@@ -90,7 +90,7 @@ def shake(image, rng, steps=15, max_shift=6.0, max_angle=1.0, object_motion=0.0,
     """(blurry, sharp) from one sharp frame: camera shake, plus an object moving
     `object_motion` pixels during the exposure if > 0."""
     trajectory = smooth_trajectory(rng, steps, max_shift, max_angle)
-    sprite = _object_sprite(image, rng) if object_motion > 0 else None
+    sprite = object_sprite(image, rng) if object_motion > 0 else None
     direction = rng.normal(size=2)
     direction /= np.linalg.norm(direction) + 1e-12
     subframes = []
@@ -99,6 +99,6 @@ def shake(image, rng, steps=15, max_shift=6.0, max_angle=1.0, object_motion=0.0,
         if sprite is not None:
             patch, mask, (top, left) = sprite
             offset = (t - steps // 2) / max(steps - 1, 1) * object_motion * direction
-            scene = _paste(scene, patch, mask, top + offset[0], left + offset[1])
+            scene = paste(scene, patch, mask, top + offset[0], left + offset[1])
         subframes.append(to_uint8(_warp(scene, dx, dy, angle) / 255.0))
     return average_frames(subframes, gamma), subframes[steps // 2]

@@ -76,7 +76,7 @@ def _render_clip(rng):
     shake = blur.smooth_trajectory(rng, steps, max_shift=4.0, max_angle=1.0)
     start = np.array([height / 2, width / 2]) - pan * steps / 2
     objects = [
-        (blur._object_sprite(scene[:height, :width], rng), rng.uniform(-3, 3, 2), rng.uniform(0, [height, width]))
+        (blur.object_sprite(scene[:height, :width], rng), rng.uniform(-3, 3, 2), rng.uniform(0, [height, width]))
         for _ in range(2)
     ]
     for t in range(steps):
@@ -87,7 +87,7 @@ def _render_clip(rng):
         frame = frame.astype(np.float64)
         for (patch, mask, _), velocity, origin in objects:
             position = origin + velocity * t
-            frame = blur._paste(frame, patch, mask, position[0] % height - patch.shape[0] / 2,
+            frame = blur.paste(frame, patch, mask, position[0] % height - patch.shape[0] / 2,
                                 position[1] % width - patch.shape[1] / 2)
         yield blur.to_uint8(frame / 255.0)
 

@@ -11,7 +11,8 @@ name and renamed when complete; an existing OUT is refused without --overwrite.
 --mode average  high-frame-rate footage (120-240 fps): every output frame is the
                 mean of --frames consecutive input frames (optionally in linear
                 light with --gamma), its ground truth the middle one. DVD and
-                GoPro were made this way.
+                GoPro were made this way. A last group shorter than --frames
+                is dropped.
 --mode shake    ordinary footage or stills: each frame is blurred by a random
                 smooth camera trajectory, optionally with a moving object.
 """
