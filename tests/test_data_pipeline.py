@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -73,6 +75,18 @@ def test_seed_makes_the_pipeline_deterministic(clips):
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)
     assert any(not np.array_equal(xa, xc) for (xa, _), (xc, _) in zip(a, c))
+
+
+@pytest.mark.parametrize("in_files", [False, True], ids=["memory", "files"])
+def test_cached_pipeline_yields_the_same_batches(clips, tmp_path, in_files):
+    cache = str(tmp_path / "cache") if in_files else ""
+    plain = _first(training_dataset(clips, 5, batch_size=2, crop=16, channels="rgb", seed=4), 6)
+    cached = training_dataset(clips, 5, batch_size=2, crop=16, channels="rgb", seed=4, cache=cache)
+    for (xa, ya), (xb, yb) in zip(plain, _first(cached, 6)):  # 6 batches: past one epoch of 8 windows
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    if in_files:
+        assert any(name.startswith("cache") for name in os.listdir(tmp_path))
 
 
 def test_y_output_is_bt601_luma(clips):

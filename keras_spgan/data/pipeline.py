@@ -74,6 +74,13 @@ def _decode_crop(path, is_jpeg, top, left, crop):
     return image
 
 
+def _decode_window(entry, num_frames):
+    """Index entry -> the same entry with full decoded frames in place of the paths."""
+    paths, sharp_path, size, is_jpeg = entry
+    frames = tf.stack([_decode_full(paths[t]) for t in range(num_frames)])
+    return frames, _decode_full(sharp_path), size, is_jpeg
+
+
 def _augment(blurry, sharp, seeds):
     """Same flips and rotation on every frame and the target; maybe reverse time."""
     frames = tf.concat([blurry, sharp[None]], axis=0)
@@ -98,12 +105,17 @@ def training_dataset(
     seed=None,
     repeat=True,
     input_context=None,
+    cache=None,
 ):
     """Batches of (blurry (B, T, crop, crop, C), sharp (B, crop, crop, C)), float32 in [0, 1].
 
     `clips` come from `layouts.load_clips` (validated, with sizes). `batch_size`
     is the global batch; with an `input_context` each pipeline batches its
     per-replica share. C is 1 for channels="y" (BT.601 luma), 3 for "rgb".
+    `cache`: None decodes from disk every time (inside the crop for JPEG);
+    "" keeps the decoded full-size windows in memory after the first pass,
+    a path caches them in files there. The cache holds every window's T + 1
+    frames, so it suits small datasets (the sample one) or big memory.
     """
     if channels not in CHANNELS:
         raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
@@ -127,6 +139,9 @@ def training_dataset(
     if input_context is not None:
         index = index.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         per_replica_batch = input_context.get_per_replica_batch_size(batch_size)
+    if cache is not None:
+        index = index.map(lambda *entry: _decode_window(entry, num_frames), num_parallel_calls=tf.data.AUTOTUNE)
+        index = index.cache(cache)
     index = index.shuffle(len(blurry), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         index = index.repeat()
@@ -139,8 +154,12 @@ def training_dataset(
         seeds = tf.random.experimental.stateless_split(seed_pair, 6)
         top = tf.random.stateless_uniform([], seeds[0], 0, size[0] - crop + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size[1] - crop + 1, dtype=tf.int32)
-        frames = tf.stack([_decode_crop(paths[t], is_jpeg, top, left, crop) for t in range(num_frames)])
-        target = _decode_crop(sharp_path, is_jpeg, top, left, crop)
+        if cache is None:
+            frames = tf.stack([_decode_crop(paths[t], is_jpeg, top, left, crop) for t in range(num_frames)])
+            target = _decode_crop(sharp_path, is_jpeg, top, left, crop)
+        else:  # paths and sharp_path are the decoded frames
+            frames = paths[:, top : top + crop, left : left + crop]
+            target = sharp_path[top : top + crop, left : left + crop]
         if augment:
             frames, target = _augment(frames, target, seeds[2:])
         return _to_output(frames, channels), _to_output(target, channels)
