@@ -22,7 +22,9 @@ import os
 import shutil
 import sys
 
+import cv2
 import numpy as np
+from keras.utils import Progbar
 
 from keras_spgan.data import blur
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameError, list_frames, natural_key, read_rgb, write_rgb
@@ -60,6 +62,17 @@ def _frames(kind, path):
             yield read_rgb(frame)
 
 
+def _expected_pairs(kind, path, args):
+    """Output frames a source will give (OpenCV's frame count is an estimate for videos)."""
+    if kind == "video":
+        capture = cv2.VideoCapture(path)
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        capture.release()
+    else:
+        count = len(list_frames(path))
+    return max(count // args.frames if args.mode == "average" else count, 1)
+
+
 def _pairs(frames, args, rng):
     """Yields (blurry, sharp) uint8 pairs from a stream of sharp frames."""
     if args.mode == "average":
@@ -87,13 +100,15 @@ def synthesize(args):
             clip = os.path.join(partial, "quantitative_datasets", name)
             os.makedirs(os.path.join(clip, "input"))
             os.makedirs(os.path.join(clip, "GT"))
+            print(f"[{number}/{len(sources)}] {name}", file=sys.stderr)
+            progress = Progbar(_expected_pairs(kind, path, args), unit_name="frame")  # rate and ETA
             count = 0
             for count, (blurry, sharp) in enumerate(_pairs(_frames(kind, path), args, rng), start=1):
                 blurry = blur.add_noise(blurry, args.noise, rng)
                 write_rgb(os.path.join(clip, "input", f"{count - 1:05d}.jpg"), blurry, args.jpeg_quality)
                 write_rgb(os.path.join(clip, "GT", f"{count - 1:05d}.jpg"), sharp, args.jpeg_quality)
-                print(f"\r[{number}/{len(sources)}] {name}: {count} frames", end="", file=sys.stderr, flush=True)
-            print(file=sys.stderr)
+                progress.update(count)
+            print(f"{name}: {count} frames", file=sys.stderr)
             if count == 0:
                 raise FrameError(f"{path}: too few frames (--mode {args.mode} needs at least {args.frames})")
         if os.path.exists(args.output):
