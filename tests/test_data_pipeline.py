@@ -117,7 +117,6 @@ def test_shards_are_disjoint_and_complete(clips):
         assert dataset.element_spec[1].shape[0] == 1  # per-replica batch of a global batch of 2
         found = []
         for blurry, sharp in dataset:
-            _, pos = _decode(sharp)
             index, _ = _decode(sharp)
             found.append((int(index[0, 0, 0]), int(np.asarray(blurry).sum() * 1000)))
         return found

@@ -24,8 +24,6 @@ are replicate-padded (frame 0 is repeated before the first frame, and the last
 after the last), so every frame gets an output. Each frame is decoded once.
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
@@ -202,7 +200,3 @@ def evaluation_dataset(clip, num_frames, *, channels="y", batch_size=1):
         dataset = tf.data.Dataset.zip(windows, sharp.map(lambda s: _to_output(s, channels)))
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-
-def frame_names(clip):
-    """File names of the clip's frames, in evaluation order (for per-frame reports)."""
-    return [os.path.basename(p) for p in clip.blurry]
