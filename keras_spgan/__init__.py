@@ -23,11 +23,12 @@ from keras_spgan.archs import (  # noqa: E402
     build_rgb_deblurrer,
     build_spn,
 )
-from keras_spgan.models import SPGAN  # noqa: E402
+from keras_spgan.models import SPGAN, ModelLoadError, load_generator, load_model  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ABLATION_SCALES", "PAPER_SCALES", "SPN", "SPGAN", "Discriminator", "RGBDeblurrer",
     "build_discriminator", "build_rgb_deblurrer", "build_spn", "colour", "losses", "metrics",
+    "ModelLoadError", "load_generator", "load_model",
 ]

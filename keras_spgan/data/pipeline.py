@@ -19,6 +19,9 @@ auto-sharding is switched off (it would shard a second time). Without one,
 auto-sharding is set to DATA, which is correct for any strategy but makes
 every worker decode everything.
 
+Validation during training (`validation_dataset`): a fixed set of windows
+spread evenly over the clips, centre-cropped to one size so they batch.
+
 Evaluation (`evaluation_dataset`): one clip, every frame, in order; the ends
 are replicate-padded (frame 0 is repeated before the first frame, and the last
 after the last), so every frame gets an output. Each frame is decoded once.
@@ -92,6 +95,19 @@ def _augment(blurry, sharp, seeds):
     return blurry, sharp
 
 
+def _seeded_order(size, seed, repeat):
+    """Window positions, shuffled per epoch; epoch e's order is a stateless
+    function of (seed, e), so every iterator of the dataset yields the same
+    sequence (tf.data's reshuffle_each_iteration gives each new iterator a new
+    order, and Keras' fit may create more than one)."""
+
+    def epoch(e):
+        pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(e, tf.int64)])
+        return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(size), pair))
+
+    return tf.data.Dataset.counter().flat_map(epoch) if repeat else epoch(0)
+
+
 def training_dataset(
     clips,
     num_frames,
@@ -104,6 +120,7 @@ def training_dataset(
     repeat=True,
     input_context=None,
     cache=None,
+    start_batch=0,
 ):
     """Batches of (blurry (B, T, crop, crop, C), sharp (B, crop, crop, C)), float32 in [0, 1].
 
@@ -111,9 +128,14 @@ def training_dataset(
     is the global batch; with an `input_context` each pipeline batches its
     per-replica share. C is 1 for channels="y" (BT.601 luma), 3 for "rgb".
     `cache`: None decodes from disk every time (inside the crop for JPEG);
+    with a cache the order comes from tf.data's shuffle (seeded, but new per
+    iterator, so a resumed run sees other batches than an uninterrupted one);
     "" keeps the decoded full-size windows in memory after the first pass,
     a path caches them in files there. The cache holds every window's T + 1
     frames, so it suits small datasets (the sample one) or big memory.
+    `start_batch`: skip this pipeline's first batches without decoding them,
+    so a run resumed at step S sees the batches an uninterrupted run would
+    have seen from step S on.
     """
     if channels not in CHANNELS:
         raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
@@ -130,22 +152,30 @@ def training_dataset(
     if not blurry:
         raise ValueError("no training windows: every clip is shorter than the window")
 
-    index = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(blurry), tf.constant(sharp), tf.constant(sizes, tf.int32), tf.constant(jpeg))
-    )
+    columns = (tf.constant(blurry), tf.constant(sharp), tf.constant(sizes, tf.int32), tf.constant(jpeg))
     per_replica_batch = batch_size
+    shards = (1, 0)
     if input_context is not None:
-        index = index.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        shards = (input_context.num_input_pipelines, input_context.input_pipeline_id)
         per_replica_batch = input_context.get_per_replica_batch_size(batch_size)
-    if cache is not None:
-        index = index.map(lambda *entry: _decode_window(entry, num_frames), num_parallel_calls=tf.data.AUTOTUNE)
-        index = index.cache(cache)
-    index = index.shuffle(len(blurry), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        index = index.repeat()
+    if cache is None and seed is not None:
+        # Each pipeline takes every n-th position of one global order: disjoint shares.
+        order = _seeded_order(len(blurry), seed, repeat).shard(*shards)
+        index = order.map(lambda i: tuple(tf.gather(column, i) for column in columns))
+    else:
+        # Unseeded, or cached decoded windows (which can only be shuffled as a
+        # dataset): tf.data's shuffle, a new order per iterator.
+        index = tf.data.Dataset.from_tensor_slices(columns).shard(*shards)
+        if cache is not None:
+            index = index.map(lambda *entry: _decode_window(entry, num_frames), num_parallel_calls=tf.data.AUTOTUNE)
+            index = index.cache(cache)
+        index = index.shuffle(len(blurry), seed=seed, reshuffle_each_iteration=True)
+        index = index.repeat() if repeat else index
     # One independent seed pair per element, for stateless (reproducible) randomness.
     element_seeds = tf.data.Dataset.random(seed=seed).batch(2)
     dataset = tf.data.Dataset.zip(index, element_seeds)
+    if start_batch:
+        dataset = dataset.skip(int(start_batch) * per_replica_batch)
 
     def load(entry, seed_pair):
         paths, sharp_path, size, is_jpeg = entry
@@ -200,3 +230,42 @@ def evaluation_dataset(clip, num_frames, *, channels="y", batch_size=1):
         dataset = tf.data.Dataset.zip(windows, sharp.map(lambda s: _to_output(s, channels)))
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
+
+
+def validation_dataset(clips, num_frames, *, max_windows=64, crop=256, channels="y", batch_size=4):
+    """Fixed (blurry, sharp) windows for validation while training.
+
+    Up to `max_windows` window centres, spread evenly over all frames of all
+    `clips` (replicate-padded ends, as in evaluation), each centre-cropped to
+    `crop` x `crop` (capped by the smallest frame side, rounded down to a
+    multiple of 4) so that clips of different sizes or orientation batch
+    together. The count is rounded down to a multiple of `batch_size` (at
+    least one batch) so every replica gets equal batches.
+    """
+    if channels not in CHANNELS:
+        raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
+    if not clips or any(clip.sharp is None for clip in clips):
+        raise ValueError("validation needs clips with sharp frames")
+    crop = min([crop] + [min(clip.size) for clip in clips]) // 4 * 4
+    if crop < 4:
+        raise ValueError(f"validation crop must be at least 4 pixels, got {crop}")
+    centres = [(clip, c) for clip in clips for c in range(clip.num_frames)]
+    count = min(max_windows, len(centres))
+    count = max(batch_size, count - count % batch_size)
+    picks = [centres[int(i)] for i in np.linspace(0, len(centres) - 1, count).round().astype(int)]
+    paths = [[clip.blurry[i] for i in window_indices(clip.num_frames, num_frames, c)] for clip, c in picks]
+    targets = [clip.sharp[c] for clip, c in picks]
+    sizes = [clip.size for clip, _ in picks]
+
+    def load(window_paths, target_path, size):
+        top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
+        frames = tf.stack([_decode_full(window_paths[t]) for t in range(num_frames)])
+        frames = frames[:, top : top + crop, left : left + crop]
+        target = _decode_full(target_path)[top : top + crop, left : left + crop]
+        return _to_output(frames, channels), _to_output(target, channels)
+
+    dataset = tf.data.Dataset.from_tensor_slices((paths, targets, tf.constant(sizes, tf.int32)))
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options).cache().prefetch(tf.data.AUTOTUNE)

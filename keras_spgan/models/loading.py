@@ -1,0 +1,90 @@
+"""Load a trained generator from whatever training or the user hands us.
+
+Accepted: a `.keras` file holding an SPN, an SPGAN (its generator is used) or
+an RGBDeblurrer (its SPN is used); or a training model dir, which holds
+`model.keras` once training finished and `checkpoints/ckpt-*/` while it runs
+(the newest checkpoint is used when there is no `model.keras`).
+"""
+
+import json
+import os
+
+import keras
+
+from keras_spgan.archs.rgb import RGBDeblurrer
+from keras_spgan.archs.spn import SPN
+from keras_spgan.models.spgan import SPGAN
+
+MODEL_FILE = "model.keras"
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_PREFIX = "ckpt-"
+WEIGHTS_FILE = "model.weights.h5"
+ARCH_FILE = "architecture.json"
+STATE_FILE = "state.json"
+
+
+class ModelLoadError(ValueError):
+    """A model path that does not hold a usable model; the message names the path."""
+
+
+def as_generator(model, source="model"):
+    """The SPN inside `model` (SPN, SPGAN or RGBDeblurrer)."""
+    if isinstance(model, SPGAN):
+        model = model.generator
+    if isinstance(model, RGBDeblurrer):
+        model = model.spn
+    if not isinstance(model, SPN):
+        raise ModelLoadError(f"{source}: holds a {type(model).__name__}, not an SPN, SPGAN or RGBDeblurrer")
+    return model
+
+
+def checkpoint_paths(model_dir):
+    """Complete checkpoints in `model_dir`, oldest first, as (step, path)."""
+    root = os.path.join(model_dir, CHECKPOINT_DIR)
+    found = []
+    if os.path.isdir(root):
+        for name in os.listdir(root):
+            path = os.path.join(root, name)
+            step = name[len(CHECKPOINT_PREFIX) :]
+            # A checkpoint is complete once renamed from its temporary name and
+            # its state file exists (written last).
+            if name.startswith(CHECKPOINT_PREFIX) and step.isdigit() and os.path.isfile(os.path.join(path, STATE_FILE)):
+                found.append((int(step), path))
+    return sorted(found)
+
+
+def load_checkpoint_model(path):
+    """The training model saved in one checkpoint directory, weights loaded, not compiled."""
+    with open(os.path.join(path, ARCH_FILE)) as f:
+        model = keras.saving.deserialize_keras_object(json.load(f))
+    # The weights file also holds the optimizers' state, which an uncompiled
+    # model has no place for; skip_mismatch is not needed because keras only
+    # loads the objects the model has.
+    model.load_weights(os.path.join(path, WEIGHTS_FILE))
+    return model
+
+
+def load_model(path, compile=False):
+    """The full model saved at `path` (`.keras` file, model dir or checkpoint dir)."""
+    if not os.path.exists(path):
+        raise ModelLoadError(f"{path}: no such file or directory")
+    if os.path.isfile(path):
+        if not path.endswith(".keras"):
+            raise ModelLoadError(f"{path}: not a .keras file (or a training model dir)")
+        try:
+            return keras.saving.load_model(path, compile=compile)
+        except Exception as error:  # keras raises many types for a bad archive
+            raise ModelLoadError(f"{path}: cannot be loaded as a Keras model: {error}") from error
+    if os.path.isfile(os.path.join(path, MODEL_FILE)):
+        return load_model(os.path.join(path, MODEL_FILE), compile=compile)
+    if os.path.isfile(os.path.join(path, ARCH_FILE)):
+        return load_checkpoint_model(path)
+    checkpoints = checkpoint_paths(path)
+    if checkpoints:
+        return load_checkpoint_model(checkpoints[-1][1])
+    raise ModelLoadError(f"{path}: a directory without {MODEL_FILE} or {CHECKPOINT_DIR}/{CHECKPOINT_PREFIX}*")
+
+
+def load_generator(path):
+    """The SPN to deblur with, from a `.keras` file or a training model dir."""
+    return as_generator(load_model(path), source=path)

@@ -1,0 +1,230 @@
+"""python -m training.fit / training.evaluate as users run them: signals, resume,
+two worker processes, bad flags, and evaluate's table against independent numbers."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import types
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import TINY_SPN
+from data_trees import make_dvd
+
+TINY_FLAGS = [
+    "--spn_config", json.dumps(TINY_SPN), "--crop", "32", "--val_crop", "32", "--val_windows", "4",
+    "--batch_size", "2", "--lr", "1e-3",
+]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli_env(**extra):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_SPGAN_PROGBAR="0", PYTHONPATH=REPO, **extra)
+    env.pop("TF_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def start_fit(args, **env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "training.fit", *TINY_FLAGS, *args], env=cli_env(**env),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def run_fit(args, timeout=300, **env):
+    process = start_fit(args, **env)
+    out, _ = process.communicate(timeout=timeout)
+    return process.returncode, out
+
+
+def wait_for_checkpoint(model_dir, process, at_least=1, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        root = os.path.join(model_dir, "checkpoints")
+        names = os.listdir(root) if os.path.isdir(root) else []
+        steps = [int(n[len("ckpt-"):]) for n in names if n[len("ckpt-"):].isdigit()]
+        if steps and max(steps) >= at_least:
+            return max(steps)
+        assert process.poll() is None, process.communicate()[0]
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+def test_sigkill_then_same_command_resumes_and_finishes(tmp_path):
+    args = ["--steps", "60", "--checkpoint_every", "5", "--eval_every", "20", "--model_dir", str(tmp_path)]
+    process = start_fit(args)
+    wait_for_checkpoint(tmp_path, process, at_least=5)
+    process.kill()
+    process.wait()
+    assert not (tmp_path / "model.keras").exists()
+    code, out = run_fit(args)
+    assert code == 0, out
+    resumed = int(re.search(r"resumed from step (\d+)", out).group(1))
+    assert 5 <= resumed < 60
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["steps"] == 60 and summary["resumed_from"] == resumed
+    assert (tmp_path / "model.keras").exists()
+
+
+def test_sigterm_saves_a_checkpoint_then_resumes_mid_epoch(tmp_path):
+    args = ["--steps", "400", "--checkpoint_every", "1000", "--eval_every", "200", "--model_dir", str(tmp_path)]
+    process = start_fit(args)
+    # Wait until training runs (TensorBoard's train writer exists), then a
+    # little more; the first periodic checkpoint would only come at step 200.
+    deadline = time.time() + 120
+    while not (tmp_path / "logs" / "train").exists():
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.05)
+    time.sleep(2)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 143, out
+    step = int(re.search(r"saved checkpoint at step (\d+)", out).group(1))
+    assert 0 < step < 200, out
+    assert (tmp_path / "checkpoints" / f"ckpt-{step:09d}" / "state.json").exists()
+    assert "run the same command again to resume" in out
+    code, out = run_fit(args[:1] + [str(step + 3)] + args[2:])  # a few more steps are enough
+    assert code == 0, out
+    assert f"resumed from step {step}" in out
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_end_with_identical_weights(tmp_path):
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    args = ["--strategy", "multi_worker", "--steps", "4", "--eval_every", "2", "--model_dir", str(tmp_path)]
+    processes = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        processes.append(start_fit(args, TF_CONFIG=tf_config))
+    outs = [p.communicate(timeout=300)[0] for p in processes]
+    for process, out in zip(processes, outs):
+        assert process.returncode == 0, out
+    assert "with 2 replica(s) [worker:1]" in outs[1]
+    chief = json.loads((tmp_path / "summary.json").read_text())
+    other = json.loads((tmp_path / "summary-worker-1.json").read_text())
+    assert chief["steps"] == other["steps"] == 4
+    np.testing.assert_allclose(chief["weights_digest"], other["weights_digest"], rtol=1e-6, atol=1e-7)
+    assert (tmp_path / "model.keras").exists()
+
+
+def test_unknown_flag_fails_before_any_work(tmp_path):
+    code, out = run_fit(["--stepz", "3", "--model_dir", str(tmp_path)], timeout=60)
+    assert code != 0 and "stepz" in out
+    assert not tmp_path.joinpath("run.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--strategy", "default", "--cpu_replicas", "2"], "cpu_replicas"),
+        (["--model", "spn", "--adv_weight", "0.1"], "adv_weight"),
+        (["--init_from", "/nonexistent/spn"], "init_from"),
+        (["--scales", "2,4"], "scales"),
+        (["--scales", "1,x"], "scales"),
+        (["--crop", "30"], "crop"),
+        (["--spn_config", "{bad json"], "spn_config"),
+        (["--spn_config", '{"num_res_blockz": 1}'], "spn_config"),
+        (["--strategy", "multi_worker"], "strategy"),
+        (["--data_dir", "EMPTY"], "data_dir"),
+        (["--data_dir", "/nonexistent/data"], "data_dir"),
+        (["--data_format", "gopro"], "data_format"),
+        (["--steps", "0"], "steps"),
+        (["--model", "spn", "--discriminator_config", "{}"], None),
+    ],
+)
+def test_bad_flags_name_the_flag(tmp_path, capsys, args, flag):
+    from training import fit
+
+    args = [str(tmp_path / "empty") if a == "EMPTY" else a for a in args]
+    (tmp_path / "empty").mkdir()
+    fit.FLAGS.unparse_flags()
+    fit.FLAGS(["fit", "--strategy", "default", *TINY_FLAGS, "--model_dir", str(tmp_path / "run"), *args])
+    if flag is None:  # an empty JSON object is no discriminator config at all: accepted
+        return
+    assert fit.main(["fit"]) == 2
+    err = capsys.readouterr().err
+    assert f"--{flag}" in err, err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def _psnr_y(a, b):
+    """Independent PSNR on BT.601 luma (MATLAB rgb2ycbcr), in float64 from 8-bit RGB."""
+
+    def luma(rgb):
+        rgb = rgb.astype(np.float64)
+        return (16 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255) / 255
+
+    mse = np.mean((luma(a) - luma(b)) ** 2)
+    return 10 * np.log10(1 / mse)
+
+
+def evaluate_flags(**overrides):
+    values = dict(model=["input"], data_dir=None, data_format=None, split="test", metric_space="y", crop_border=0,
+                  frames="all", output=[], progress=False)
+    values.update(overrides)
+    return types.SimpleNamespace(**values)
+
+
+def test_evaluate_input_row_matches_an_independent_psnr(tmp_path, capsys):
+    from training import evaluate
+
+    root = make_dvd(tmp_path / "dvd", videos=("IMG_0030", "IMG_0049", "train_a"), count=4)
+    out = tmp_path / "table.json"
+    flags = evaluate_flags(data_dir=str(root), output=[str(out), str(tmp_path / "table.md")], crop_border=2)
+    assert evaluate.run(flags) == 0
+    result = json.loads(out.read_text())
+    assert result["protocol"]["metric_space"] == "y" and result["protocol"]["crop_border"] == 2
+    assert list(result["rows"]) == ["INPUT"]
+    row = result["rows"]["INPUT"]
+    assert sorted(row) == ["IMG_0030", "IMG_0049", "average"]
+    for video in ("IMG_0030", "IMG_0049"):
+        base = root / "quantitative_datasets" / video
+        values = []
+        for i in range(4):
+            blurry, sharp = (cv2.imread(str(base / d / f"{i:05d}.png"))[..., ::-1] for d in ("input", "GT"))
+            values.append(_psnr_y(blurry[2:-2, 2:-2], sharp[2:-2, 2:-2]))
+        assert row[video]["psnr"] == pytest.approx(np.mean(values), abs=1e-4)
+    assert row["average"]["psnr"] == pytest.approx((row["IMG_0030"]["psnr"] + row["IMG_0049"]["psnr"]) / 2)
+    printed = capsys.readouterr().out
+    assert "protocol:" in printed and "INPUT" in printed and "IMG_0049" in printed
+    assert "| INPUT |" in (tmp_path / "table.md").read_text()
+
+
+def test_evaluate_rows_for_models_and_protocol_errors(tmp_path, capsys):
+    from keras_spgan import build_spn
+    from training import evaluate
+    from training.config import ConfigError
+
+    root = make_dvd(tmp_path / "dvd", videos=("IMG_0030", "train_a"), count=3, height=20, width=24)
+    build_spn(**TINY_SPN).save(tmp_path / "spn.keras")
+    flags = evaluate_flags(data_dir=str(root), model=["input", str(tmp_path / "spn.keras")], metric_space="rgb",
+                           output=[str(tmp_path / "t.json")])
+    assert evaluate.run(flags) == 0
+    rows = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert list(rows) == ["INPUT", "spn"]
+    # An untrained SPN is close to identity (global residual): near the input's numbers.
+    assert abs(rows["spn"]["average"]["psnr"] - rows["INPUT"]["average"]["psnr"]) < 3
+    with pytest.raises(ConfigError, match="--frames.*dbn30 needs at least 97 frames"):
+        evaluate.run(evaluate_flags(data_dir=str(root), frames="dbn30"))
+    with pytest.raises(ConfigError, match="--model.*nothing.keras"):
+        evaluate.run(evaluate_flags(data_dir=str(root), model=[str(tmp_path / "nothing.keras")]))
+    with pytest.raises(ConfigError, match="--output"):
+        evaluate.run(evaluate_flags(data_dir=str(root), output=[str(tmp_path / "t.txt")]))
+    assert evaluate.dbn30_indices(100)[:3] == [1, 4, 7] and evaluate.dbn30_indices(100)[-1] == 96

@@ -1,0 +1,200 @@
+"""Callbacks the loop needs beyond Keras' own: resumable schedule state,
+best-weights / early stopping on validation PSNR, step checkpoints with
+graceful SIGTERM / Ctrl-C, image summaries, and overall progress.
+
+Keras' ReduceLROnPlateau and EarlyStopping reset their state in
+`on_train_begin` and keep it (and the best weights) only in memory, so a
+resumed run would forget how long the loss has plateaued. The classes here
+expose `get_state` / `set_state`, which the checkpoint stores.
+"""
+
+import os
+import signal
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def current_step(model):
+    return int(model.optimizer.iterations.numpy())
+
+
+class TrainingInterrupted(Exception):
+    """Raised out of fit after the checkpoint was saved on SIGTERM / SIGINT."""
+
+    def __init__(self, signum, step):
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}")
+        self.signum = signum
+        self.step = step
+
+
+class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
+    """ReduceLROnPlateau whose wait / best / cooldown survive a resume."""
+
+    _restored = None
+
+    def get_state(self):
+        best = None if self.best is None else float(self.best)
+        return {"wait": self.wait, "best": best, "cooldown_counter": self.cooldown_counter}
+
+    def set_state(self, state):
+        self._restored = state
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._restored:
+            self.wait = self._restored["wait"]
+            self.best = self._restored["best"]
+            self.cooldown_counter = self._restored["cooldown_counter"]
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Tracks the best validation PSNR; saves those weights; optionally stops
+    after `patience` epochs without improvement (the paper stops SPGAN when
+    validation PSNR starts to fall) and restores the best weights at the end."""
+
+    def __init__(self, path, monitor="val_psnr", patience=0, restore=False, is_chief=True):
+        super().__init__()
+        self.path, self.monitor, self.patience = path, monitor, patience
+        self.restore, self.is_chief = restore, is_chief
+        self.best, self.best_step, self.wait = -np.inf, None, 0
+        self.stopped_early = False
+
+    def get_state(self):
+        return {"best": float(self.best), "best_step": self.best_step, "wait": self.wait}
+
+    def set_state(self, state):
+        self.best, self.best_step, self.wait = state["best"], state["best_step"], state["wait"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        if value > self.best:
+            self.best, self.best_step, self.wait = float(value), current_step(self.model), 0
+            if self.is_chief:
+                partial = self.path + ".partial.weights.h5"
+                self.model.save_weights(partial)
+                os.replace(partial, self.path)
+            return
+        self.wait += 1
+        if self.patience and self.wait >= self.patience:
+            print(f"\n{self.monitor} has not improved on {self.best:.3f} (step {self.best_step}) "
+                  f"for {self.wait} validations: stopping")
+            self.stopped_early = True
+            self.model.stop_training = True
+
+    def restore_best(self):
+        if self.restore and self.best_step is not None and os.path.exists(self.path):
+            self.model.load_weights(self.path)
+            return self.best_step
+        return None
+
+
+class StopAtStep(keras.callbacks.Callback):
+    def __init__(self, total):
+        super().__init__()
+        self.total = total
+
+    def on_train_batch_end(self, batch, logs=None):
+        if current_step(self.model) >= self.total:
+            self.model.stop_training = True
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves every `every` steps, at each epoch end (after the schedule
+    callbacks updated their state: list it last), and on SIGTERM / SIGINT,
+    after which it raises TrainingInterrupted. A second Ctrl-C exits at once."""
+
+    def __init__(self, manager, every, state_fn, log=print):
+        super().__init__()
+        self.manager, self.every, self.state_fn, self.log = manager, every, state_fn, log
+        self.signum = None
+        self._previous = {}
+
+    def install_signal_handlers(self):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+
+    def uninstall_signal_handlers(self):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def _on_signal(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # second Ctrl-C: give up on the clean exit
+        self.signum = signum
+
+    def save(self, epoch_done):
+        step = current_step(self.model)
+        return step, self.manager.save(self.model, step, self.state_fn(epoch_done))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.signum is not None:
+            step, path = self.save(epoch_done=False)
+            self.log(f"\nsaved checkpoint at step {step}: {path}")
+            raise TrainingInterrupted(self.signum, step)
+        if current_step(self.model) % self.every == 0:
+            self.save(epoch_done=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch_done=True)
+
+
+class ImageSummaries(keras.callbacks.Callback):
+    """blurry centre | restored | sharp for a few fixed validation windows, per epoch."""
+
+    def __init__(self, log_dir, batch, max_images=3):
+        super().__init__()
+        self.blurry, self.sharp = (t[:max_images] for t in batch)
+        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "images"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        # A direct call, not predict_on_batch: under MirroredStrategy that splits
+        # a batch of 3 over 2 replicas and returned 6 rows here.
+        restored = self.model(self.blurry, training=False)
+        centre = self.blurry[:, self.blurry.shape[1] // 2]
+        grid = tf.concat([centre, tf.clip_by_value(tf.cast(restored, tf.float32), 0, 1), self.sharp], axis=2)
+        with self.writer.as_default():
+            tf.summary.image("blurry | restored | sharp", grid, step=epoch + 1, max_outputs=len(grid))
+        self.writer.flush()
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """One line per epoch over the whole run: step, steps/s, samples/s, ETA, validation."""
+
+    def __init__(self, total_steps, batch_size, baseline=None, log=print):
+        super().__init__()
+        self.total, self.batch_size, self.baseline, self.log = total_steps, batch_size, baseline, log
+        self._start_time = self._start_step = None
+        self.last_logs = {}
+
+    def on_train_begin(self, logs=None):
+        if self._start_time is None:
+            self._start_time, self._start_step = time.time(), current_step(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.last_logs = {k: float(v) for k, v in (logs or {}).items()}
+        step = current_step(self.model)
+        elapsed = max(time.time() - self._start_time, 1e-9)
+        rate = (step - self._start_step) / elapsed
+        eta = (self.total - step) / rate if rate > 0 else float("inf")
+        line = (f"step {step}/{self.total} ({100 * step / self.total:.0f}%) | {rate:.2f} steps/s, "
+                f"{rate * self.batch_size:.1f} samples/s | ETA {_duration(eta)}")
+        if logs and "val_psnr" in logs:
+            line += f" | val PSNR {logs['val_psnr']:.2f} dB"
+            if self.baseline is not None:
+                line += f" (blurry input {self.baseline:.2f} dB)"
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.log(f"\n{line} | lr {lr:.2g}")
+
+
+def _duration(seconds):
+    if not np.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"

@@ -1,0 +1,240 @@
+"""Per-video PSNR / SSIM in the layout of the paper's Table 2.
+
+  python -m training.evaluate --model input --model runs/spn --data_dir /data/DVD --output results.json
+
+`--model` may be repeated: each is one row. `input` is the blurry input
+itself (the paper's INPUT row); anything else is a training model dir or a
+`.keras` file. The protocol (colour space, border crop, frames, rounding) is
+an explicit choice, printed with the table and stored in the JSON:
+  - outputs are RGB (the SPN's Y with the blurry centre frame's chroma),
+    rounded to 8 bits as they would be written to disk;
+  - metric_space y: BT.601 luma (MATLAB rgb2ycbcr), as DBN / STFAN / the paper;
+  - frames all: every frame; dbn30: DBN's 30 frames per video, frame numbers
+    floor(linspace(2, 97, 30)) counted from 1 (MATLAB), i.e. indices - 1;
+  - a video's value is the mean over its frames; "average" is the mean of the
+    videos' values (each video weighs the same, as in the paper's table).
+"""
+
+import csv
+import io
+import json
+import os
+import sys
+
+import numpy as np
+
+from training.config import ConfigError
+
+INPUT_ROW = "INPUT"
+FRAME_SETS = ("all", "dbn30")
+METRIC_SPACES = ("y", "rgb")
+
+
+def dbn30_indices(num_frames, video="video"):
+    numbers = np.floor(np.linspace(2, 97, 30)).astype(int)
+    if num_frames < numbers[-1]:
+        raise ConfigError("frames", f"dbn30 needs at least {numbers[-1]} frames; {video} has {num_frames}")
+    return [int(n) - 1 for n in numbers]
+
+
+def frame_indices(clip, frames):
+    return list(range(clip.num_frames)) if frames == "all" else dbn30_indices(clip.num_frames, clip.folder)
+
+
+def _runner(model):
+    """A function from RGB windows (B, T, H, W, 3) in [0, 1] to the RGB centre frame."""
+    import tensorflow as tf
+
+    from keras_spgan import build_rgb_deblurrer
+
+    if model is None:
+        return 1, lambda windows: windows[:, windows.shape[1] // 2]
+    deblurrer = build_rgb_deblurrer(model)
+    call = tf.function(lambda x: deblurrer(x, training=False), reduce_retracing=True)
+    return model.num_frames, call
+
+
+def evaluate_row(model, clips, *, metric_space="y", crop_border=0, frames="all", progress=None):
+    """{video: {"psnr", "ssim"}, ..., "average": {...}} for one model (None: the input)."""
+    import tensorflow as tf
+
+    from keras_spgan import metrics
+    from keras_spgan.data import evaluation_dataset
+
+    num_frames, run = _runner(model)
+    row = {}
+    for clip in clips:
+        wanted = set(frame_indices(clip, frames))
+        values = {"psnr": [], "ssim": []}
+        for index, (window, sharp) in enumerate(evaluation_dataset(clip, num_frames, channels="rgb")):
+            if index not in wanted:
+                continue
+            output = tf.round(tf.clip_by_value(tf.cast(run(window), tf.float32), 0.0, 1.0) * 255.0) / 255.0
+            options = dict(space=metric_space, crop_border=crop_border)
+            values["psnr"].append(float(metrics.psnr(sharp, output, **options)[0]))
+            values["ssim"].append(float(metrics.ssim(sharp, output, **options)[0]))
+            if progress:
+                progress()
+        row[clip.name] = {name: float(np.mean(v)) for name, v in values.items()}
+    row["average"] = {name: float(np.mean([row[c.name][name] for c in clips])) for name in ("psnr", "ssim")}
+    return row
+
+
+def protocol(data_dir, data_format, split, metric_space, crop_border, frames):
+    return {
+        "data_dir": os.path.abspath(data_dir),
+        "data_format": data_format,
+        "split": split,
+        "metric_space": metric_space,
+        "crop_border": crop_border,
+        "frames": frames,
+        "output": "RGB rounded to 8 bits (SPN luma + blurry centre chroma)",
+        "average": "mean over videos of the per-video mean over frames",
+    }
+
+
+def format_table(result, metric, style="text"):
+    """One metric as a table: videos as columns, one row per model."""
+    rows = result["rows"]
+    videos = [v for v in next(iter(rows.values())) if v != "average"] + ["average"]
+    digits = 2 if metric == "psnr" else 4
+    cells = [[name] + [f"{row[v][metric]:.{digits}f}" for v in videos] for name, row in rows.items()]
+    header = [metric.upper()] + videos
+    if style == "csv":
+        out = io.StringIO()
+        csv.writer(out).writerows([header] + cells)
+        return out.getvalue()
+    if style == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells]) + "\n"
+    widths = [max(len(r[i]) for r in [header] + cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in [header] + cells) + "\n"
+
+
+def describe_protocol(p):
+    return (f"protocol: {p['data_format']} {p['split']} split of {p['data_dir']}; metrics on {p['metric_space'].upper()}"
+            f", border crop {p['crop_border']} px, frames {p['frames']}; {p['output']}; average = {p['average']}")
+
+
+def write_outputs(result, paths):
+    """Writes the result as .json, .csv or .md by suffix, each via a temporary name."""
+    for path in paths:
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix == ".json":
+            text = json.dumps(result, indent=1)
+        elif suffix == ".csv":
+            text = format_table(result, "psnr", "csv") + format_table(result, "ssim", "csv")
+        elif suffix in (".md", ".markdown"):
+            text = (f"{describe_protocol(result['protocol'])}\n\n" + format_table(result, "psnr", "markdown")
+                    + "\n" + format_table(result, "ssim", "markdown"))
+        else:
+            raise ConfigError("output", f"{path}: use a .json, .csv or .md file name")
+        partial = f"{path}.partial-{os.getpid()}"
+        with open(partial, "w") as f:
+            f.write(text)
+        os.replace(partial, path)
+
+
+def row_name(spec, taken):
+    if spec == "input":
+        name = INPUT_ROW
+    else:
+        path = os.path.normpath(spec)
+        name = os.path.basename(path[: -len(".keras")] if path.endswith(".keras") else path)
+        if name == "model":  # runs/spn/model.keras -> spn
+            name = os.path.basename(os.path.dirname(path))
+    base, i = name, 2
+    while name in taken:
+        name, i = f"{base}-{i}", i + 1
+    return name
+
+
+def main(argv):
+    from absl import flags
+
+    FLAGS = flags.FLAGS
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}: every option is a --flag", file=sys.stderr)
+        return 2
+    try:
+        return run(FLAGS)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(FLAGS):
+    import keras
+
+    from keras_spgan.data import DatasetError, detect_format, load_clips, sample_data_dir
+    from keras_spgan.models import ModelLoadError, load_generator
+
+    for path in FLAGS.output:
+        if os.path.splitext(path)[1].lower() not in (".json", ".csv", ".md", ".markdown"):
+            raise ConfigError("output", f"{path}: use a .json, .csv or .md file name")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise ConfigError("output", f"{path}: the folder does not exist")
+    if FLAGS.crop_border < 0:
+        raise ConfigError("crop_border", f"must be >= 0, got {FLAGS.crop_border}")
+    if FLAGS.data_dir is not None and not os.path.isdir(FLAGS.data_dir):
+        raise ConfigError("data_dir", f"{FLAGS.data_dir}: no such directory")
+    models, names = [], []
+    for spec in FLAGS.model or ["input"]:
+        if spec == "input":
+            model = None
+        else:
+            try:
+                model = load_generator(spec)
+            except ModelLoadError as error:
+                raise ConfigError("model", str(error)) from None
+        models.append(model)
+        names.append(row_name(spec, names))
+    data_dir = FLAGS.data_dir or sample_data_dir()
+    try:
+        clips = load_clips(data_dir, FLAGS.data_format, FLAGS.split)
+    except DatasetError as error:
+        raise ConfigError("data_dir", str(error)) from None
+    clips = [c for c in clips if c.sharp is not None]
+    if not clips:
+        raise ConfigError("data_dir", f"{data_dir}: no {FLAGS.split} clips with sharp frames to compare with")
+    for clip in clips:
+        frame_indices(clip, FLAGS.frames)  # fails now, not after the first model
+    fmt = FLAGS.data_format or detect_format(data_dir)
+    result = {"protocol": protocol(data_dir, fmt, FLAGS.split, FLAGS.metric_space, FLAGS.crop_border, FLAGS.frames),
+              "rows": {}}
+    total = sum(len(frame_indices(c, FLAGS.frames)) for c in clips)
+    for name, model in zip(names, models):
+        bar = keras.utils.Progbar(total, unit_name="frame") if FLAGS.progress else None
+        print(f"evaluating {name} on {len(clips)} videos", flush=True)
+        result["rows"][name] = evaluate_row(
+            model, clips, metric_space=FLAGS.metric_space, crop_border=FLAGS.crop_border, frames=FLAGS.frames,
+            progress=(lambda b=bar: b.add(1)) if bar else None,
+        )
+    print(describe_protocol(result["protocol"]))
+    print(format_table(result, "psnr"))
+    print(format_table(result, "ssim"))
+    write_outputs(result, FLAGS.output)
+    return 0
+
+
+def define_flags():
+    from absl import flags
+
+    flags.DEFINE_multi_string("model", None, "`input` (the blurry input), a training model dir or a .keras file; "
+                              "repeat for several rows.")
+    flags.DEFINE_string("data_dir", None, "Dataset root; default: the built-in sample dataset.")
+    flags.DEFINE_enum("data_format", None, ["dvd", "gopro", "frames", "pairs"], "Dataset layout; default: detected.")
+    flags.DEFINE_enum("split", "test", ["test", "train", "all"], "Which clips.")
+    flags.DEFINE_enum("metric_space", "y", list(METRIC_SPACES), "Compute PSNR/SSIM on luma (y) or on RGB.")
+    flags.DEFINE_integer("crop_border", 0, "Pixels dropped at each border before the metrics.")
+    flags.DEFINE_enum("frames", "all", list(FRAME_SETS), "all frames, or DBN's 30 frames per video.")
+    flags.DEFINE_multi_string("output", [], "Write the result to FILE.json (also .csv, .md); repeatable.")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    define_flags()
+    app.run(main)

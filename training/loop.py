@@ -1,0 +1,205 @@
+"""The loop that drives a training task: resume, fit, checkpoints, final model.
+
+One Keras "epoch" here is `eval_every` steps: validation, the learning-rate
+schedule, best-weights tracking and TensorBoard's epoch scalars happen at its
+end. A run resumed mid-epoch (after SIGTERM) first finishes that epoch, so
+validations stay at the same steps as in an uninterrupted run, and the data
+pipeline skips the batches already seen, so the batches are the same too.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from keras_spgan.models.loading import MODEL_FILE
+from training import callbacks as cb
+from training import task
+from training.checkpoints import CheckpointManager
+from training.config import ConfigError
+from training.strategy import worker_info
+
+RUN_FILE = "run.json"
+BEST_WEIGHTS = "best.weights.h5"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: keras.Model
+    model_dir: str
+    steps: int
+    resumed_from: int
+    interrupted: bool
+    val_psnr: float = None
+    input_val_psnr: float = None
+    best_val_psnr: float = None
+    last_epoch_logs: dict = None  # training and validation metrics of the last epoch
+
+
+def check_model_dir(model_dir, config, is_chief):
+    """Refuses a model dir that holds a different architecture; records ours."""
+    path = os.path.join(model_dir, RUN_FILE)
+    wanted = config.architecture()
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)["architecture"]
+        for key, value in wanted.items():
+            if saved.get(key) != value:
+                flag = {"model": "model", "scales": "scales"}.get(key, key)
+                raise ConfigError(
+                    flag,
+                    f"{model_dir} holds a run with {key}={saved.get(key)!r}, but the flags ask for {value!r}: "
+                    "pass a new --model_dir, or the same flags to resume that run",
+                )
+    elif is_chief:
+        os.makedirs(model_dir, exist_ok=True)
+        with open(path + ".partial", "w") as f:
+            json.dump({"architecture": wanted, "config": dataclasses.asdict(config)}, f, indent=1, default=str)
+        os.replace(path + ".partial", path)
+
+
+def _save_final(model, model_dir):
+    final = os.path.join(model_dir, MODEL_FILE)
+    partial = os.path.join(model_dir, f"partial-{os.getpid()}.keras")
+    model.save(partial)
+    os.replace(partial, final)
+    return final
+
+
+def train(config, strategy, log=print):
+    """Trains (or resumes) the run described by `config` under `strategy`."""
+    config.validate()
+    is_chief, task_name = worker_info()
+    model_dir = config.resolved_model_dir()
+    check_model_dir(model_dir, config, is_chief)
+    data = task.load_data(config)
+    steps = task.total_steps(config, data)
+    policy = task.set_precision(config)
+    log(f"data: {data.data_dir} ({len(data.train_clips)} training clips, {data.num_windows} windows; "
+        f"{len(data.val_clips)} validation clips)")
+    log(f"strategy: {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s) [{task_name}], "
+        f"precision {policy}, global batch {config.batch_size}")
+
+    manager = CheckpointManager(model_dir, keep=config.keep_checkpoints, is_chief=is_chief)
+    latest = manager.latest()
+    if latest and config.init_from:
+        log(f"resuming from {latest[1]}; --init_from {config.init_from} applies only to a new run")
+        config = dataclasses.replace(config, init_from=None)
+    model = task.build_model(config, strategy)
+
+    plateau = None
+    if not config.is_gan and config.plateau_patience:
+        plateau = cb.ResumablePlateau(
+            monitor="loss", factor=config.plateau_factor, patience=config.plateau_patience,
+            min_lr=config.min_lr, verbose=1,
+        )
+    best = cb.BestWeights(
+        os.path.join(model_dir, BEST_WEIGHTS), patience=config.early_stopping_patience if config.is_gan else 0,
+        restore=config.is_gan, is_chief=is_chief,
+    )
+    resumed_from = 0
+    if latest:
+        state = manager.restore(model, latest[1])
+        resumed_from = state["step"]
+        model.optimizer.learning_rate.assign(state["learning_rate"])
+        best.set_state(state["best"])
+        if plateau and state.get("plateau"):
+            plateau.set_state(state["plateau"])
+        log(f"resumed from step {resumed_from} ({latest[1]}), learning rate {state['learning_rate']:.3g}")
+    start = cb.current_step(model)
+    if start >= steps:
+        log(f"already trained for {start} steps (target {steps}); pass a larger --steps to train further")
+        return _finish(model, model_dir, config, best, is_chief, start, resumed_from, False, None, log)
+
+    def state_fn(epoch_done):
+        return {
+            "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+            "plateau": plateau.get_state() if plateau else None,
+            "best": best.get_state(),
+            "time": time.time(),
+        }
+
+    val = task.val_dataset(config, data, strategy)
+    baseline = task.input_psnr(val) if val is not None else None
+    if val is None:
+        log("no validation clips (no test split): no validation PSNR, no early stopping, no best weights")
+    checkpointer = cb.Checkpointer(manager, config.checkpoint_every, state_fn, log=log)
+    progress = cb.ProgressLog(steps, config.batch_size, baseline, log=log)
+    callbacks = [cb.StopAtStep(steps), progress]
+    if is_chief:
+        logs = os.path.join(model_dir, "logs")
+        callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=min(25, config.eval_every)))
+        if val is not None:
+            callbacks.append(cb.ImageSummaries(logs, next(iter(val))))
+    callbacks += [c for c in (plateau, best) if c is not None]
+    callbacks.append(checkpointer)  # last: saves the state the others just updated
+
+    epochs = math.ceil(steps / config.eval_every)
+    first_epoch, into_epoch = divmod(start, config.eval_every)
+    checkpointer.install_signal_handlers()
+    interrupted = None
+    try:
+        if into_epoch:  # finish the epoch a signal interrupted
+            _fit(model, config, data, strategy, start, val, callbacks,
+                 steps_per_epoch=config.eval_every - into_epoch, epochs=first_epoch + 1, initial_epoch=first_epoch)
+            first_epoch += 1
+        if not model.stop_training and first_epoch < epochs:
+            _fit(model, config, data, strategy, cb.current_step(model), val, callbacks,
+                 steps_per_epoch=config.eval_every, epochs=epochs, initial_epoch=first_epoch)
+    except cb.TrainingInterrupted as stop:
+        interrupted = stop
+    finally:
+        checkpointer.uninstall_signal_handlers()
+    step = cb.current_step(model)
+    if interrupted:
+        log(f"{interrupted}; run the same command again to resume from step {step}")
+        return TrainResult(model, model_dir, step, resumed_from, True, input_val_psnr=baseline,
+                           last_epoch_logs=progress.last_logs)
+    result = _finish(model, model_dir, config, best, is_chief, step, resumed_from, val, baseline, log)
+    result.last_epoch_logs = progress.last_logs
+    return result
+
+
+def _fit(model, config, data, strategy, start_step, val, callbacks, **epochs):
+    model.fit(
+        task.train_dataset(config, data, strategy, start_step),
+        validation_data=val,
+        callbacks=callbacks,
+        shuffle=False,  # the pipeline shuffles; Keras would only warn
+        verbose=1 if os.environ.get("KERAS_SPGAN_PROGBAR", "1") != "0" else 2,
+        **epochs,
+    )
+
+
+def _finish(model, model_dir, config, best, is_chief, step, resumed_from, val, baseline, log):
+    restored = best.restore_best()
+    if restored is not None:
+        log(f"restored the best weights (step {restored}, val PSNR {best.best:.2f} dB)")
+    val_psnr = None
+    if val is not None:
+        val_psnr = float(model.evaluate(val, verbose=0, return_dict=True)["psnr"])
+        log(f"validation PSNR {val_psnr:.2f} dB (blurry input {baseline:.2f} dB)")
+    result = TrainResult(model, model_dir, step, resumed_from, False, val_psnr, baseline,
+                         None if best.best_step is None else best.best)
+    summary = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "model"}
+    # Per-variable sums: lets workers (and runs) be compared without loading models.
+    summary["weights_digest"] = [float(np.sum(np.asarray(w, np.float64))) for w in model.weights]
+    if is_chief:
+        path = _save_final(model, model_dir)
+        _write_json(os.path.join(model_dir, SUMMARY_FILE), summary)
+        log(f"saved {path}")
+    else:  # other workers hold the same model; they only leave their summary
+        _write_json(os.path.join(model_dir, f"summary-{worker_info()[1].replace(':', '-')}.json"), summary)
+    return result
+
+
+def _write_json(path, value):
+    partial = f"{path}.partial-{os.getpid()}"
+    with open(partial, "w") as f:
+        json.dump(value, f, indent=1)
+    os.replace(partial, path)

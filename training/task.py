@@ -1,0 +1,194 @@
+"""The training task: data, model, optimizers and losses for one TrainConfig.
+
+What is trained and on what lives here; `training.loop` drives it (resume,
+checkpoints, schedule, summaries). Models and optimizers are created inside
+the strategy's scope and the optimizers built there, as MirroredStrategy
+requires for a custom train_step (see platform facts).
+"""
+
+import dataclasses
+import math
+
+import keras
+import tensorflow as tf
+
+from keras_spgan import build_discriminator, build_spn, metrics
+from keras_spgan.archs.spn import SPN
+from keras_spgan.data import DatasetError, load_clips, sample_data_dir, training_dataset, validation_dataset
+from keras_spgan.models import SPGAN, ModelLoadError, load_generator
+from keras_spgan.models.spgan import ADAM_BETAS
+from training.config import ConfigError
+
+
+@dataclasses.dataclass
+class TrainingData:
+    data_dir: str
+    train_clips: list
+    val_clips: list
+    num_windows: int
+
+
+def load_data(config):
+    """Reads and validates the train and test splits (before any model is built)."""
+    data_dir = config.data_dir or sample_data_dir()
+    try:
+        train = load_clips(data_dir, config.data_format, "train", min_frames=config.num_frames)
+        val = load_clips(data_dir, config.data_format, "test")
+    except DatasetError as error:
+        raise ConfigError("data_dir", str(error)) from None
+    if not train:
+        raise ConfigError("data_dir", f"{data_dir}: no training clips with at least {config.num_frames} frames")
+    val = [clip for clip in val if clip.sharp is not None]
+    smallest = min(min(clip.size) for clip in train)
+    if smallest < config.crop:
+        raise ConfigError("crop", f"{config.crop} is larger than the smallest training frame side ({smallest} px)")
+    windows = sum(clip.num_frames - 2 * (config.num_frames // 2) for clip in train)
+    return TrainingData(data_dir, train, val, windows)
+
+
+def total_steps(config, data):
+    """--steps, or --epochs passes over the training windows, whichever is fewer."""
+    candidates = []
+    if config.steps:
+        candidates.append(config.steps)
+    if config.epochs:
+        candidates.append(config.epochs * math.ceil(data.num_windows / config.batch_size))
+    return min(candidates)
+
+
+def set_precision(config):
+    """mixed_bfloat16 on CPUs, mixed_float16 on GPUs (with loss scaling), else float32."""
+    if not config.mixed_precision:
+        keras.mixed_precision.set_global_policy("float32")
+        return "float32"
+    policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def _adam(learning_rate):
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1])
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _generator(config):
+    if config.init_from is None:
+        try:
+            return build_spn(config.scales, **config.spn_config)
+        except (TypeError, ValueError) as error:
+            raise ConfigError("spn_config", str(error)) from None
+    try:
+        source = load_generator(config.init_from)
+    except ModelLoadError as error:
+        raise ConfigError("init_from", str(error)) from None
+    if tuple(source.scales) != tuple(config.scales):
+        raise ConfigError(
+            "init_from",
+            f"{config.init_from} is an SPN with scales {','.join(map(str, source.scales))}, "
+            f"but --scales asks for {','.join(map(str, config.scales))}",
+        )
+    # Rebuild in this scope (and precision), then copy the weights.
+    spn_config = source.get_config()
+    differing = {k: v for k, v in config.spn_config.items() if spn_config.get(k) != v}
+    if differing:
+        raise ConfigError("spn_config", f"{differing} differs from the --init_from model's {spn_config}")
+    spn = SPN.from_config(spn_config)
+    spn.set_weights(source.get_weights())
+    return spn
+
+
+def build_model(config, strategy):
+    """The compiled training model: an SPN, or an SPGAN around one."""
+    model = _build_model(config, strategy)
+    if _is_multi_worker(strategy):
+        _patch_for_multi_worker(model)
+    return model
+
+
+def _patch_for_multi_worker(model):
+    """Works around Keras 3.15's fit under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585, tensorflow/tensorflow#72388), on this instance only.
+
+    1. fit peeks at the first batch and reduces it across replicas to build the
+       model symbolically, which fails on MWMS's PerReplica values. Our models
+       are built already; without the peek, compiled metrics are built when the
+       step is traced, as Keras does when no strategy is set.
+    2. fit reduces each step's logs with strategy.reduce("MEAN", v, axis=0),
+       which fails on scalars: the steps return them with shape [1]. Epoch
+       logs come from the metrics themselves, aggregated over all workers.
+    """
+    model._maybe_symbolic_build = lambda *args, **kwargs: None
+
+    def with_batch_axis(step):
+        return lambda data: {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+
+    model.train_step = with_batch_axis(model.train_step)
+    model.test_step = with_batch_axis(model.test_step)
+
+
+def _build_model(config, strategy):
+    with strategy.scope():
+        generator = _generator(config)
+        if not config.is_gan:
+            model = generator
+            model.compile(
+                optimizer=_adam(config.learning_rate),
+                loss=keras.losses.MeanSquaredError(),
+                metrics=[metrics.PSNR(), metrics.SSIM()],
+            )
+            model.optimizer.build(model.trainable_variables)
+            return model
+        space = "gradient" if config.model == "spgan" else "pixel"
+        try:
+            discriminator = build_discriminator(space, **config.discriminator_config)
+        except (TypeError, ValueError) as error:
+            raise ConfigError("discriminator_config", str(error)) from None
+        model = SPGAN(generator, discriminator, adv_weight=config.adv_weight, adversarial_loss=config.adversarial_loss)
+        model.compile(g_optimizer=_adam(config.learning_rate), d_optimizer=_adam(config.learning_rate))
+        return model
+
+
+def train_dataset(config, data, strategy, start_step):
+    """Distributed training batches from step `start_step` on (exactly resumable)."""
+
+    def make(input_context=None):
+        return training_dataset(
+            data.train_clips,
+            config.num_frames,
+            batch_size=config.batch_size,
+            crop=config.crop,
+            seed=config.seed,
+            input_context=input_context,
+            cache="" if config.cache else None,
+            start_batch=start_step,
+        )
+
+    if strategy.num_replicas_in_sync == 1:
+        return make()
+    # One input pipeline per worker, sharded before decoding.
+    return strategy.distribute_datasets_from_function(make)
+
+
+def val_dataset(config, data, strategy):
+    if not data.val_clips:
+        return None
+    batch = max(config.batch_size, strategy.num_replicas_in_sync)
+    batch -= batch % strategy.num_replicas_in_sync
+    return validation_dataset(
+        data.val_clips, config.num_frames, max_windows=config.val_windows, crop=config.val_crop, batch_size=batch
+    )
+
+
+def input_psnr(dataset):
+    """PSNR of the blurry centre frames against the sharp ones: the bar to beat."""
+    values = []
+    for blurry, sharp in dataset:
+        centre = blurry[:, blurry.shape[1] // 2]
+        values.append(metrics.psnr(sharp, centre).numpy())
+    return float(tf.reduce_mean(tf.concat(values, 0)))
+
+
+def _is_multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
