@@ -123,3 +123,21 @@ def test_init_from_with_other_scales_is_refused(tmp_path):
     train(tmp_path / "spn", steps=1)
     with pytest.raises(ConfigError, match="--init_from.*scales 1,3,5.*1,3"):
         train(tmp_path / "gan", model="spgan", init_from=str(tmp_path / "spn"), scales=(1, 3), steps=1)
+
+
+def test_ablation_trains_each_variant_and_prints_table_3(tmp_path):
+    from training import ablation
+
+    keras.utils.set_random_seed(0)
+    base = TrainConfig(model_dir=str(tmp_path), steps=1, **TINY)
+    printed = []
+    result = ablation.run_ablation(base, [(1,), (1, 3)], tf.distribute.get_strategy(),
+                                   outputs=[str(tmp_path / "table3.json")], log=printed.append)
+    assert list(result["rows"]) == ["INPUT", "SPN(1)", "SPN(1-3)"]
+    assert load_generator(str(tmp_path / "spn_1-3")).scales == (1, 3)
+    saved = json.loads((tmp_path / "table3.json").read_text())
+    assert saved["rows"]["SPN(1)"]["average"]["psnr"] == pytest.approx(result["rows"]["SPN(1)"]["average"]["psnr"])
+    assert any("SPN(1-3)" in line and "PSNR" in line for line in printed)
+    # A second run resumes: the variants are trained already.
+    again = ablation.run_ablation(base, [(1,)], tf.distribute.get_strategy(), log=printed.append)
+    assert again["rows"]["SPN(1)"] == result["rows"]["SPN(1)"]

@@ -114,7 +114,7 @@ def train(config, strategy, log=print):
     start = cb.current_step(model)
     if start >= steps:
         log(f"already trained for {start} steps (target {steps}); pass a larger --steps to train further")
-        return _finish(model, model_dir, config, best, is_chief, start, resumed_from, False, None, log)
+        return _finish(model, model_dir, config, best, is_chief, start, resumed_from, None, None, log)
 
     def state_fn(epoch_done):
         return {

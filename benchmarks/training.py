@@ -1,0 +1,102 @@
+"""Training speed of the full-size SPN and SPGAN, fp32 and mixed precision.
+
+  python benchmarks/training.py [--steps 10] [--out benchmarks/results/training.json]
+
+Per (model, precision): steps/s and samples/s of `fit` at 128x128, batch 4 (the
+paper's setting), on random data held in memory (the data pipeline has its own
+benchmark), and the fraction of this machine's matmul throughput at the same
+precision, measured in the same run: achieved conv FLOP/s (from XLA-free
+analytic FLOP counts of the forward pass x 3 for forward + backward) over a
+large matmul's FLOP/s. Mixed precision is bf16 on CPUs, fp16 on GPUs.
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_spgan import SPGAN, build_discriminator, build_spn  # noqa: E402
+
+BATCH, CROP = 4, 128
+
+
+def matmul_flops(dtype, size=2048, repeats=10):
+    a = tf.random.normal([size, size], dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    run = tf.function(lambda x: tf.matmul(x, x))
+    run(a).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = run(a)
+    out.numpy()
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def conv_flops(model, shape):
+    """Multiply-adds x 2 of every Conv / Conv3D / Conv2DTranspose in one forward pass."""
+    total = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Conv2DTranspose)):
+            kernel = np.prod(layer.kernel.shape)
+            out = layer.output.shape
+            positions = np.prod([d for d in out[1:-1] if d is not None] or [1])
+            if isinstance(layer, keras.layers.Conv2DTranspose):  # MACs scale with the input positions
+                positions //= int(np.prod(layer.strides))
+            total += 2 * kernel * positions
+    return total
+
+
+def bench(model_name, precision, steps):
+    keras.mixed_precision.set_global_policy(precision)
+    spn = build_spn(frame_size=(CROP, CROP))
+    model = spn
+    if model_name == "spn":
+        model.compile(keras.optimizers.Adam(1e-4, beta_1=0.5), loss="mse")
+    else:
+        model = SPGAN(spn, build_discriminator("gradient", input_size=(CROP, CROP)))
+        model.compile()
+    x = np.random.rand(BATCH * (steps + 2), 5, CROP, CROP, 1).astype("float32")
+    y = np.random.rand(BATCH * (steps + 2), CROP, CROP, 1).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).cache()
+    model.fit(data.take(2), verbose=0)  # trace + warm up
+    start = time.perf_counter()
+    model.fit(data.skip(2), verbose=0)
+    seconds = (time.perf_counter() - start) / steps
+    flops = 3 * conv_flops(spn, None) * BATCH
+    if model_name != "spn":
+        flops += 3 * conv_flops(model.discriminator, None) * 2 * BATCH
+    keras.mixed_precision.set_global_policy("float32")
+    return {"steps_per_s": 1 / seconds, "samples_per_s": BATCH / seconds, "conv_flops_per_step": float(flops),
+            "achieved_flops": flops / seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "training.json"))
+    args = parser.parse_args()
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    mixed = "mixed_float16" if gpu else "mixed_bfloat16"
+    peak = {"float32": matmul_flops(tf.float32), mixed: matmul_flops(tf.float16 if gpu else tf.bfloat16)}
+    results = {"machine": {"gpu": gpu, "cpus": os.cpu_count(), "matmul_flops": peak}, "runs": []}
+    for model_name in ("spn", "spgan"):
+        for precision in ("float32", mixed):
+            run = bench(model_name, precision, args.steps)
+            run.update(model=model_name, precision=precision, fraction_of_matmul=run["achieved_flops"] / peak[precision])
+            print(json.dumps(run), flush=True)
+            results["runs"].append(run)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    partial = args.out + ".partial"
+    with open(partial, "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(partial, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The paper's Table 3 in one command: train and evaluate each pyramid variant.
+
+  python -m training.ablation --steps 2000 --model_dir runs/ablation --output table3.json
+
+Takes every training.fit flag (they apply to each variant; --scales is replaced
+by --variants), trains the variants one after the other under ONE strategy (a
+second MirroredStrategy in a process fails, tensorflow/tensorflow#62790), each
+in <model_dir>/spn_<scales> (so a re-run resumes and skips finished variants),
+then evaluates them and the blurry input on the test split with
+training.evaluate's protocol, and prints the table.
+"""
+
+import dataclasses
+import os
+import sys
+
+from absl import app, flags
+
+from training import fit  # noqa: F401  (defines the shared training flags)
+from training.config import ConfigError, parse_scales
+
+FLAGS = flags.FLAGS
+PAPER_VARIANTS = "1;5;1,3;3,5;1,3,5;1,3,5,7"
+_ = flags.DEFINE_string("variants", PAPER_VARIANTS, "Pyramid scales per variant, separated by ';'.")
+_ = flags.DEFINE_multi_string("output", [], "Write the table to FILE.json (also .csv, .md); repeatable.")
+_ = flags.DEFINE_enum("metric_space", "y", ["y", "rgb"], "Evaluation: PSNR/SSIM on luma or RGB.")
+_ = flags.DEFINE_integer("crop_border", 0, "Evaluation: pixels dropped at each border.")
+
+
+def variant_name(scales):
+    return "SPN(" + "-".join(map(str, scales)) + ")"
+
+
+def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, outputs=(), log=print):
+    """Trains each variant (resuming where possible), evaluates all; returns the result dict."""
+    from keras_spgan.data import load_clips, sample_data_dir
+    from keras_spgan.models import load_generator
+    from training import evaluate, loop
+
+    root = base.resolved_model_dir() if base.model_dir else os.path.join("runs", "ablation")
+    runs = []
+    for scales in variants:
+        config = dataclasses.replace(base, scales=tuple(scales), model_dir=os.path.join(root, "spn_" + "-".join(
+            map(str, scales))))
+        config.validate()
+        log(f"== {variant_name(scales)} -> {config.model_dir}")
+        trained = loop.train(config, strategy, log=log)
+        if trained.interrupted:
+            raise KeyboardInterrupt(f"interrupted while training {variant_name(scales)}; re-run to resume")
+        runs.append((variant_name(scales), config.model_dir))
+    data_dir = base.data_dir or sample_data_dir()
+    clips = [c for c in load_clips(data_dir, base.data_format, "test") if c.sharp is not None]
+    if not clips:
+        raise ConfigError("data_dir", f"{data_dir}: no test clips with sharp frames to evaluate the variants on")
+    result = {
+        "protocol": evaluate.protocol(data_dir, base.data_format or "detected", "test", metric_space, crop_border,
+                                      "all"),
+        "rows": {},
+    }
+    options = dict(metric_space=metric_space, crop_border=crop_border)
+    result["rows"][evaluate.INPUT_ROW] = evaluate.evaluate_row(None, clips, **options)
+    for name, model_dir in runs:
+        result["rows"][name] = evaluate.evaluate_row(load_generator(model_dir), clips, **options)
+    log(evaluate.describe_protocol(result["protocol"]))
+    log(evaluate.format_table(result, "psnr"))
+    log(evaluate.format_table(result, "ssim"))
+    evaluate.write_outputs(result, outputs)
+    return result
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag")
+    from training import strategy as strategies
+
+    try:
+        if FLAGS["scales"].present:
+            raise ConfigError("scales", "use --variants with training.ablation")
+        variants = [parse_scales(v, "variants") for v in FLAGS.variants.split(";") if v.strip()]
+        if not variants:
+            raise ConfigError("variants", "no variant given")
+        for path in FLAGS.output:
+            if os.path.splitext(path)[1].lower() not in (".json", ".csv", ".md", ".markdown"):
+                raise ConfigError("output", f"{path}: use a .json, .csv or .md file name")
+        if FLAGS.cpu_replicas and FLAGS.strategy == "mirrored":
+            strategies.split_cpu(FLAGS.cpu_replicas)
+        base = fit.config_from_flags()
+        strategy = strategies.make_strategy(base.strategy, base.cpu_replicas)
+        run_ablation(base, variants, strategy, metric_space=FLAGS.metric_space, crop_border=FLAGS.crop_border,
+                     outputs=FLAGS.output)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as stop:
+        print(f"{stop}", file=sys.stderr)
+        return 143
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
