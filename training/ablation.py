@@ -71,7 +71,7 @@ def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, o
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag")
-    from training import strategy as strategies
+    from training import evaluate
 
     try:
         if FLAGS["scales"].present:
@@ -79,13 +79,8 @@ def main(argv):
         variants = [parse_scales(v, "variants") for v in FLAGS.variants.split(";") if v.strip()]
         if not variants:
             raise ConfigError("variants", "no variant given")
-        for path in FLAGS.output:
-            if os.path.splitext(path)[1].lower() not in (".json", ".csv", ".md", ".markdown"):
-                raise ConfigError("output", f"{path}: use a .json, .csv or .md file name")
-        if FLAGS.cpu_replicas and FLAGS.strategy == "mirrored":
-            strategies.split_cpu(FLAGS.cpu_replicas)
-        base = fit.config_from_flags()
-        strategy = strategies.make_strategy(base.strategy, base.cpu_replicas)
+        evaluate.check_outputs(FLAGS.output)
+        base, strategy = fit.config_and_strategy()
         run_ablation(base, variants, strategy, metric_space=FLAGS.metric_space, crop_border=FLAGS.crop_border,
                      outputs=FLAGS.output)
     except ConfigError as error:

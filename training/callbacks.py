@@ -128,20 +128,20 @@ class Checkpointer(keras.callbacks.Callback):
             raise KeyboardInterrupt  # second Ctrl-C: give up on the clean exit
         self.signum = signum
 
-    def save(self, epoch_done):
+    def save(self):
         step = current_step(self.model)
-        return step, self.manager.save(self.model, step, self.state_fn(epoch_done))
+        return step, self.manager.save(self.model, step, self.state_fn())
 
     def on_train_batch_end(self, batch, logs=None):
         if self.signum is not None:
-            step, path = self.save(epoch_done=False)
+            step, path = self.save()
             self.log(f"\nsaved checkpoint at step {step}: {path}")
             raise TrainingInterrupted(self.signum, step)
         if current_step(self.model) % self.every == 0:
-            self.save(epoch_done=False)
+            self.save()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.save(epoch_done=True)
+        self.save()
 
 
 class ImageSummaries(keras.callbacks.Callback):

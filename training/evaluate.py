@@ -28,6 +28,7 @@ from training.config import ConfigError
 INPUT_ROW = "INPUT"
 FRAME_SETS = ("all", "dbn30")
 METRIC_SPACES = ("y", "rgb")
+OUTPUT_SUFFIXES = (".json", ".csv", ".md", ".markdown")
 
 
 def dbn30_indices(num_frames, video="video"):
@@ -117,6 +118,15 @@ def describe_protocol(p):
             f", border crop {p['crop_border']} px, frames {p['frames']}; {p['output']}; average = {p['average']}")
 
 
+def check_outputs(paths):
+    """Fails before any work on an output name we cannot write."""
+    for path in paths:
+        if os.path.splitext(path)[1].lower() not in OUTPUT_SUFFIXES:
+            raise ConfigError("output", f"{path}: use a .json, .csv or .md file name")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise ConfigError("output", f"{path}: the folder does not exist")
+
+
 def write_outputs(result, paths):
     """Writes the result as .json, .csv or .md by suffix, each via a temporary name."""
     for path in paths:
@@ -170,11 +180,7 @@ def run(FLAGS):
     from keras_spgan.data import DatasetError, detect_format, load_clips, sample_data_dir
     from keras_spgan.models import ModelLoadError, load_generator
 
-    for path in FLAGS.output:
-        if os.path.splitext(path)[1].lower() not in (".json", ".csv", ".md", ".markdown"):
-            raise ConfigError("output", f"{path}: use a .json, .csv or .md file name")
-        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise ConfigError("output", f"{path}: the folder does not exist")
+    check_outputs(FLAGS.output)
     if FLAGS.crop_border < 0:
         raise ConfigError("crop_border", f"must be >= 0, got {FLAGS.crop_border}")
     if FLAGS.data_dir is not None and not os.path.isdir(FLAGS.data_dir):
@@ -198,12 +204,11 @@ def run(FLAGS):
     clips = [c for c in clips if c.sharp is not None]
     if not clips:
         raise ConfigError("data_dir", f"{data_dir}: no {FLAGS.split} clips with sharp frames to compare with")
-    for clip in clips:
-        frame_indices(clip, FLAGS.frames)  # fails now, not after the first model
+    # Also checks every clip against --frames now, not after the first model.
+    total = sum(len(frame_indices(c, FLAGS.frames)) for c in clips)
     fmt = FLAGS.data_format or detect_format(data_dir)
     result = {"protocol": protocol(data_dir, fmt, FLAGS.split, FLAGS.metric_space, FLAGS.crop_border, FLAGS.frames),
               "rows": {}}
-    total = sum(len(frame_indices(c, FLAGS.frames)) for c in clips)
     for name, model in zip(names, models):
         bar = keras.utils.Progbar(total, unit_name="frame") if FLAGS.progress else None
         print(f"evaluating {name} on {len(clips)} videos", flush=True)

@@ -102,6 +102,17 @@ def _scales_of(path):
         raise ConfigError("init_from", str(error)) from None
 
 
+def config_and_strategy():
+    """The checked TrainConfig and its strategy, CPU replicas split before
+    anything (loading an --init_from model included) initialises TF's devices."""
+    from training import strategy as strategies
+
+    if FLAGS.cpu_replicas and FLAGS.strategy == "mirrored":
+        strategies.split_cpu(FLAGS.cpu_replicas)
+    config = config_from_flags()
+    return config, strategies.make_strategy(config.strategy, config.cpu_replicas)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag")
@@ -111,15 +122,10 @@ def main(argv):
 
     tf.get_logger().setLevel("WARNING")  # tf.distribute logs every all-reduce at INFO
 
-    from training import loop, strategy as strategies
+    from training import loop
 
     try:
-        if FLAGS.cpu_replicas and FLAGS.strategy == "mirrored":
-            strategies.split_cpu(FLAGS.cpu_replicas)  # before anything initialises TF's devices
-        if FLAGS.init_from and not os.path.exists(FLAGS.init_from):
-            raise ConfigError("init_from", f"{FLAGS.init_from}: no such file or directory")
-        config = config_from_flags()
-        strategy = strategies.make_strategy(config.strategy, config.cpu_replicas)
+        config, strategy = config_and_strategy()
         keras.utils.set_random_seed(config.seed)
         result = loop.train(config, strategy)
     except ConfigError as error:

@@ -50,17 +50,14 @@ def check_model_dir(model_dir, config, is_chief):
             saved = json.load(f)["architecture"]
         for key, value in wanted.items():
             if saved.get(key) != value:
-                flag = {"model": "model", "scales": "scales"}.get(key, key)
                 raise ConfigError(
-                    flag,
+                    key,
                     f"{model_dir} holds a run with {key}={saved.get(key)!r}, but the flags ask for {value!r}: "
                     "pass a new --model_dir, or the same flags to resume that run",
                 )
     elif is_chief:
         os.makedirs(model_dir, exist_ok=True)
-        with open(path + ".partial", "w") as f:
-            json.dump({"architecture": wanted, "config": dataclasses.asdict(config)}, f, indent=1, default=str)
-        os.replace(path + ".partial", path)
+        _write_json(path, {"architecture": wanted, "config": dataclasses.asdict(config)})
 
 
 def _save_final(model, model_dir):
@@ -114,9 +111,9 @@ def train(config, strategy, log=print):
     start = cb.current_step(model)
     if start >= steps:
         log(f"already trained for {start} steps (target {steps}); pass a larger --steps to train further")
-        return _finish(model, model_dir, config, best, is_chief, start, resumed_from, None, None, log)
+        return _finish(model, model_dir, best, is_chief, start, resumed_from, None, None, log)
 
-    def state_fn(epoch_done):
+    def state_fn():
         return {
             "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
             "plateau": plateau.get_state() if plateau else None,
@@ -160,7 +157,7 @@ def train(config, strategy, log=print):
         log(f"{interrupted}; run the same command again to resume from step {step}")
         return TrainResult(model, model_dir, step, resumed_from, True, input_val_psnr=baseline,
                            last_epoch_logs=progress.last_logs)
-    result = _finish(model, model_dir, config, best, is_chief, step, resumed_from, val, baseline, log)
+    result = _finish(model, model_dir, best, is_chief, step, resumed_from, val, baseline, log)
     result.last_epoch_logs = progress.last_logs
     return result
 
@@ -176,7 +173,7 @@ def _fit(model, config, data, strategy, start_step, val, callbacks, **epochs):
     )
 
 
-def _finish(model, model_dir, config, best, is_chief, step, resumed_from, val, baseline, log):
+def _finish(model, model_dir, best, is_chief, step, resumed_from, val, baseline, log):
     restored = best.restore_best()
     if restored is not None:
         log(f"restored the best weights (step {restored}, val PSNR {best.best:.2f} dB)")

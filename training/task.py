@@ -14,7 +14,14 @@ import tensorflow as tf
 
 from keras_spgan import build_discriminator, build_spn, metrics
 from keras_spgan.archs.spn import SPN
-from keras_spgan.data import DatasetError, load_clips, sample_data_dir, training_dataset, validation_dataset
+from keras_spgan.data import (
+    DatasetError,
+    load_clips,
+    num_training_windows,
+    sample_data_dir,
+    training_dataset,
+    validation_dataset,
+)
 from keras_spgan.models import SPGAN, ModelLoadError, load_generator
 from keras_spgan.models.spgan import ADAM_BETAS
 from training.config import ConfigError
@@ -42,8 +49,7 @@ def load_data(config):
     smallest = min(min(clip.size) for clip in train)
     if smallest < config.crop:
         raise ConfigError("crop", f"{config.crop} is larger than the smallest training frame side ({smallest} px)")
-    windows = sum(clip.num_frames - 2 * (config.num_frames // 2) for clip in train)
-    return TrainingData(data_dir, train, val, windows)
+    return TrainingData(data_dir, train, val, num_training_windows(train, config.num_frames))
 
 
 def total_steps(config, data):
