@@ -53,6 +53,40 @@ class SelectFrame(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class StackFrames(keras.layers.Layer):
+    """Single-channel frames (B, T, H, W, 1) -> (B, H, W, T): time becomes the channel axis."""
+
+    def call(self, frames):
+        return keras.ops.transpose(keras.ops.squeeze(frames, axis=-1), (0, 2, 3, 1))
+
+    def compute_output_shape(self, input_shape):
+        if input_shape[-1] != 1:
+            raise ValueError(f"StackFrames needs single-channel frames, got shape {input_shape}")
+        return (input_shape[0], input_shape[2], input_shape[3], input_shape[1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SelectChannels(keras.layers.Layer):
+    """Takes `count` consecutive channels starting at `start` from (..., C)."""
+
+    def __init__(self, start, count, **kwargs):
+        super().__init__(**kwargs)
+        if start < 0 or count < 1:
+            raise ValueError(f"SelectChannels needs start >= 0 and count >= 1, got {start}, {count}")
+        self.start = int(start)
+        self.count = int(count)
+
+    def call(self, x):
+        return x[..., self.start : self.start + self.count]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.count)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "count": self.count}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class RgbToY(keras.layers.Layer):
     """RGB [..., 3] in [0, 1] -> BT.601 Y [..., 1] (MATLAB `rgb2ycbcr`)."""
 
@@ -93,8 +127,10 @@ class ReflectPadToMultiple(keras.layers.Layer):
     def call(self, x):
         shape = tf.shape(x)
         rank = len(x.shape)
-        pad_h = (-shape[rank - 3]) % self.multiple
-        pad_w = (-shape[rank - 2]) % self.multiple
+        # (m - n % m) % m rather than (-n) % m: the operands stay non-negative,
+        # so converters that map FloorMod to a truncating mod (tf2onnx) agree.
+        pad_h = (self.multiple - shape[rank - 3] % self.multiple) % self.multiple
+        pad_w = (self.multiple - shape[rank - 2] % self.multiple) % self.multiple
         paddings = [[0, 0]] * (rank - 3) + [[0, pad_h], [0, pad_w], [0, 0]]
         return tf.pad(x, paddings, mode="REFLECT")
 

@@ -130,3 +130,20 @@ def test_fixed_frame_size():
     spn = ks.build_spn(frame_size=(16, 24), **TINY_SPN)
     assert spn.input.shape == (None, 5, 16, 24, 1)
     assert spn(np.zeros((1, 5, 16, 24, 1), np.float32)).shape == (1, 16, 24, 1)
+
+
+@pytest.mark.parametrize("scales", ks.ABLATION_SCALES)
+def test_folded_network_computes_the_same_function_without_conv3d(scales):
+    from keras_spgan.archs.spn import fold_temporal_convs
+
+    # Large weights so that every path, Conv3D ones included, moves the output.
+    spn = ks.build_spn(scales, **TINY_SPN, init_stddev=0.2)
+    folded = fold_temporal_convs(spn)
+    assert not [layer for layer in folded.layers if isinstance(layer, keras.layers.Conv3D)]
+    frames = np.random.rand(2, spn.num_frames, 12, 20, 1).astype(np.float32)
+    expected = np.asarray(spn(frames))
+    assert np.abs(expected - frames[:, spn.num_frames // 2]).max() > 0.1  # the network does something
+    np.testing.assert_allclose(np.asarray(folded(frames)), expected, atol=2e-5)
+    # A copy: training the SPN afterwards does not change the folded model.
+    spn.get_layer("head_conv").bias.assign([1.0])
+    np.testing.assert_allclose(np.asarray(folded(frames)), expected, atol=2e-5)

@@ -14,6 +14,7 @@ from typing import Optional
 
 from keras_spgan.archs.discriminator import Discriminator
 from keras_spgan.archs.spn import PAPER_SCALES, SPN, validate_scales
+from keras_spgan.errors import ConfigError  # noqa: F401  (re-exported: training code raises it)
 
 MODELS = ("spn", "spgan", "spgan_plain")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
@@ -24,14 +25,6 @@ DEFAULT_LR = {"spn": 1e-4, "spgan": 1e-5, "spgan_plain": 1e-5}
 # A demo-sized run when neither --steps nor --epochs is given: minutes on a
 # laptop CPU with the full-size SPN on the built-in sample data.
 DEFAULT_STEPS = 300
-
-
-class ConfigError(ValueError):
-    """A bad flag or flag combination; `flag` names it."""
-
-    def __init__(self, flag, message):
-        super().__init__(f"--{flag}: {message}")
-        self.flag = flag
 
 
 @dataclasses.dataclass

@@ -3,8 +3,9 @@
   python -m training.evaluate --model input --model runs/spn --data_dir /data/DVD --output results.json
 
 `--model` may be repeated: each is one row. `input` is the blurry input
-itself (the paper's INPUT row); anything else is a training model dir or a
-`.keras` file. The protocol (colour space, border crop, frames, rounding) is
+itself (the paper's INPUT row); anything else is a training model dir, a
+`.keras` file, or an exported model (SavedModel dir, `.tflite`, `.onnx`), so
+that the table measures what is deployed. The protocol (colour space, border crop, frames, rounding) is
 an explicit choice, printed with the table and stored in the JSON:
   - outputs are RGB (the SPN's Y with the blurry centre frame's chroma),
     rounded to 8 bits as they would be written to disk;
@@ -43,20 +44,18 @@ def frame_indices(clip, frames):
 
 
 def _runner(model):
-    """A function from RGB windows (B, T, H, W, 3) in [0, 1] to the RGB centre frame."""
-    import tensorflow as tf
-
-    from keras_spgan import build_rgb_deblurrer
+    """(frames per window, function from RGB windows (B, T, H, W, 3) in [0, 1] to the RGB centre frame)."""
+    from keras_spgan.inference.runners import KerasRunner, Runner
 
     if model is None:
         return 1, lambda windows: windows[:, windows.shape[1] // 2]
-    deblurrer = build_rgb_deblurrer(model)
-    call = tf.function(lambda x: deblurrer(x, training=False), reduce_retracing=True)
-    return model.num_frames, call
+    runner = model if isinstance(model, Runner) else KerasRunner(model)
+    return runner.num_frames, lambda windows: runner(np.asarray(windows))
 
 
 def evaluate_row(model, clips, *, metric_space="y", crop_border=0, frames="all", progress=None):
-    """{video: {"psnr", "ssim"}, ..., "average": {...}} for one model (None: the input)."""
+    """{video: {"psnr", "ssim"}, ..., "average": {...}} for one model: an SPN, a runner
+    (any exported form, see `keras_spgan.inference`) or None (the blurry input)."""
     import tensorflow as tf
 
     from keras_spgan import metrics
@@ -151,9 +150,13 @@ def row_name(spec, taken):
         name = INPUT_ROW
     else:
         path = os.path.normpath(spec)
-        name = os.path.basename(path[: -len(".keras")] if path.endswith(".keras") else path)
+        name = os.path.basename(path)
+        for extension in (".keras", ".tflite", ".onnx"):
+            name = name[: -len(extension)] if name.endswith(extension) else name
         if name == "model":  # runs/spn/model.keras -> spn
             name = os.path.basename(os.path.dirname(path))
+        elif name.isdigit():  # a SavedModel version: models/deblur/3 -> deblur-v3
+            name = f"{os.path.basename(os.path.dirname(path))}-v{name}"
     base, i = name, 2
     while name in taken:
         name, i = f"{base}-{i}", i + 1
@@ -178,7 +181,8 @@ def run(FLAGS):
     import keras
 
     from keras_spgan.data import DatasetError, detect_format, load_clips, sample_data_dir
-    from keras_spgan.models import ModelLoadError, load_generator
+    from keras_spgan.inference import load_runner
+    from keras_spgan.models import ModelLoadError
 
     check_outputs(FLAGS.output)
     if FLAGS.crop_border < 0:
@@ -191,7 +195,7 @@ def run(FLAGS):
             model = None
         else:
             try:
-                model = load_generator(spec)
+                model = load_runner(spec)
             except ModelLoadError as error:
                 raise ConfigError("model", str(error)) from None
         models.append(model)
@@ -204,6 +208,12 @@ def run(FLAGS):
     clips = [c for c in clips if c.sharp is not None]
     if not clips:
         raise ConfigError("data_dir", f"{data_dir}: no {FLAGS.split} clips with sharp frames to compare with")
+    for spec, model in zip(FLAGS.model or [], models):
+        fixed = getattr(model, "frame_size", None)
+        other = [c for c in clips if fixed and tuple(c.size) != tuple(fixed)]
+        if other:
+            raise ConfigError("model", f"{spec} takes {fixed[1]}x{fixed[0]} frames only, but {other[0].folder} has "
+                                       f"{other[0].size[1]}x{other[0].size[0]}: export it with that --input_size")
     # Also checks every clip against --frames now, not after the first model.
     total = sum(len(frame_indices(c, FLAGS.frames)) for c in clips)
     fmt = FLAGS.data_format or detect_format(data_dir)
@@ -226,7 +236,8 @@ def run(FLAGS):
 def define_flags():
     from absl import flags
 
-    flags.DEFINE_multi_string("model", None, "`input` (the blurry input), a training model dir or a .keras file; "
+    flags.DEFINE_multi_string("model", None, "`input` (the blurry input), a training model dir, a .keras file, a SavedModel dir, "
+                              "a .tflite or an .onnx file; "
                               "repeat for several rows.")
     flags.DEFINE_string("data_dir", None, "Dataset root; default: the built-in sample dataset.")
     flags.DEFINE_enum("data_format", None, ["dvd", "gopro", "frames", "pairs"], "Dataset layout; default: detected.")

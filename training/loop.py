@@ -16,6 +16,7 @@ import time
 import keras
 import numpy as np
 
+from keras_spgan.files import write_json
 from keras_spgan.models.loading import MODEL_FILE
 from training import callbacks as cb
 from training import task
@@ -57,7 +58,7 @@ def check_model_dir(model_dir, config, is_chief):
                 )
     elif is_chief:
         os.makedirs(model_dir, exist_ok=True)
-        _write_json(path, {"architecture": wanted, "config": dataclasses.asdict(config)})
+        write_json(path, {"architecture": wanted, "config": dataclasses.asdict(config)})
 
 
 def _save_final(model, model_dir):
@@ -188,15 +189,8 @@ def _finish(model, model_dir, best, is_chief, step, resumed_from, val, baseline,
     summary["weights_digest"] = [float(np.sum(np.asarray(w, np.float64))) for w in model.weights]
     if is_chief:
         path = _save_final(model, model_dir)
-        _write_json(os.path.join(model_dir, SUMMARY_FILE), summary)
+        write_json(os.path.join(model_dir, SUMMARY_FILE), summary)
         log(f"saved {path}")
     else:  # other workers hold the same model; they only leave their summary
-        _write_json(os.path.join(model_dir, f"summary-{worker_info()[1].replace(':', '-')}.json"), summary)
+        write_json(os.path.join(model_dir, f"summary-{worker_info()[1].replace(':', '-')}.json"), summary)
     return result
-
-
-def _write_json(path, value):
-    partial = f"{path}.partial-{os.getpid()}"
-    with open(partial, "w") as f:
-        json.dump(value, f, indent=1)
-    os.replace(partial, path)

@@ -29,15 +29,7 @@ class RGBDeblurrer(keras.Model):
         if io_dtype not in IO_DTYPES:
             raise ValueError(f"io_dtype must be one of {IO_DTYPES}, got {io_dtype!r}")
         frames = keras.Input((spn.num_frames, None, None, 3), dtype=io_dtype, name="frames")
-        rgb = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(frames) if io_dtype == "uint8" else frames
-        luma = RgbToY(name="luma")(rgb)
-        padded = ReflectPadToMultiple(4, name="pad")(luma)
-        sharp_luma = spn(padded)
-        centre = SelectFrame(spn.num_frames // 2, name="centre_rgb")(rgb)
-        sharp_luma = CropLike(name="crop")([sharp_luma, centre])
-        outputs = ReplaceLuma(name="to_rgb")([centre, sharp_luma])
-        if io_dtype == "uint8":
-            outputs = QuantizeToUint8(name="to_uint8")(outputs)
+        outputs = rgb_outputs(frames, spn, spn.num_frames, io_dtype)
         kwargs.setdefault("name", f"rgb_{spn.name}")
         super().__init__(inputs=frames, outputs=outputs, **kwargs)
         self.spn = spn
@@ -60,6 +52,23 @@ class RGBDeblurrer(keras.Model):
         config = dict(config)
         config["spn"] = keras.saving.deserialize_keras_object(config["spn"])
         return cls(**config)
+
+
+def rgb_outputs(frames, generator, num_frames, io_dtype="float32"):
+    """The RGB graph of the module docstring around any Y -> Y `generator`
+    (an SPN or its folded form), from a `frames` input of dtype `io_dtype`."""
+    if io_dtype not in IO_DTYPES:
+        raise ValueError(f"io_dtype must be one of {IO_DTYPES}, got {io_dtype!r}")
+    rgb = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(frames) if io_dtype == "uint8" else frames
+    luma = RgbToY(name="luma")(rgb)
+    padded = ReflectPadToMultiple(4, name="pad")(luma)
+    sharp_luma = generator(padded)
+    centre = SelectFrame(num_frames // 2, name="centre_rgb")(rgb)
+    sharp_luma = CropLike(name="crop")([sharp_luma, centre])
+    outputs = ReplaceLuma(name="to_rgb")([centre, sharp_luma])
+    if io_dtype == "uint8":
+        outputs = QuantizeToUint8(name="to_uint8")(outputs)
+    return outputs
 
 
 def build_rgb_deblurrer(spn, io_dtype="float32", **kwargs):

@@ -24,7 +24,7 @@ H and W must be multiples of 4 (the RGB wrapper pads any size for you).
 
 import keras
 
-from keras_spgan.layers import PACKAGE, SelectFrame, SelectFrames
+from keras_spgan.layers import PACKAGE, SelectChannels, SelectFrame, SelectFrames, StackFrames
 
 PAPER_SCALES = (1, 3, 5)
 ABLATION_SCALES = ((1,), (5,), (1, 3), (3, 5), (1, 3, 5), (1, 3, 5, 7))
@@ -112,6 +112,43 @@ class _Blocks:
             x = SelectFrame(0, name=f"{name}_squeeze")(x)
         return keras.layers.ReLU(name=name)(x)
 
+    def stacked_pyramid_path(self, stacked, scale, filters, centre):
+        """`pyramid_path` on frames stacked as channels (B, H, W, T): each Conv3D,
+        whose kernel spans all its frames and is 'valid' in time, is exactly a
+        Conv2D over those frames' channels. Same layer names, so weights map."""
+        name = f"pyramid_s{scale}"
+        x = SelectChannels(centre - scale // 2, scale, name=f"{name}_frames")(stacked)
+        x = self.conv(filters, f"{name}_conv2d" if scale == 1 else f"{name}_conv3d")(x)
+        return keras.layers.ReLU(name=name)(x)
+
+
+def _spn_outputs(frames, blocks, scales, pyramid_filters, fusion_filters, num_res_blocks, stacked=False):
+    """The SPN graph from Y frames (B, T, H, W, 1) to the sharp centre Y (B, H, W, 1).
+
+    stacked=True builds the same function with the frames stacked as channels
+    and no Conv3D (see `fold_temporal_convs`)."""
+    centre = max(scales) // 2
+    if stacked:
+        channels = StackFrames(name="stack_frames")(frames)
+        paths = [blocks.stacked_pyramid_path(channels, s, pyramid_filters, centre) for s in scales]
+        centre_y = SelectChannels(centre, 1, name="centre_y", dtype="float32")(channels)
+    else:
+        paths = [blocks.pyramid_path(frames, s, pyramid_filters, centre) for s in scales]
+        centre_y = SelectFrame(centre, name="centre_y", dtype="float32")(frames)
+    x = paths[0] if len(paths) == 1 else keras.layers.Concatenate(name="pyramid_concat")(paths)
+    x = blocks.conv(fusion_filters, "fusion_conv", activation="relu")(x)
+
+    x = blocks.conv_bn_relu(x, 2 * fusion_filters, "down1", strides=2)
+    x = blocks.conv_bn_relu(x, 4 * fusion_filters, "down2", strides=2)
+    for i in range(num_res_blocks):
+        x = blocks.residual_block(x, f"res{i + 1}")
+    x = blocks.deconv_bn_relu(x, 2 * fusion_filters, "up1")
+    x = blocks.deconv_bn_relu(x, fusion_filters, "up2")
+    # The head runs in float32 even under a mixed-precision policy: the
+    # residual is small and is added to the input luma.
+    residual = blocks.conv(1, "head_conv", activation="tanh", dtype="float32")(x)
+    return keras.layers.Add(name="global_residual", dtype="float32")([centre_y, residual])
+
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SPN(keras.Model):
@@ -164,26 +201,10 @@ class SPN(keras.Model):
             raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
 
         num_frames = max(scales)
-        centre = num_frames // 2
         height, width = frame_size or (None, None)
         blocks = _Blocks(kernel_size, float(init_stddev), float(bn_momentum), bool(synchronized_bn))
-
         frames = keras.Input((num_frames, height, width, 1), name="frames")
-        paths = [blocks.pyramid_path(frames, s, pyramid_filters, centre) for s in scales]
-        x = paths[0] if len(paths) == 1 else keras.layers.Concatenate(name="pyramid_concat")(paths)
-        x = blocks.conv(fusion_filters, "fusion_conv", activation="relu")(x)
-
-        x = blocks.conv_bn_relu(x, 2 * fusion_filters, "down1", strides=2)
-        x = blocks.conv_bn_relu(x, 4 * fusion_filters, "down2", strides=2)
-        for i in range(num_res_blocks):
-            x = blocks.residual_block(x, f"res{i + 1}")
-        x = blocks.deconv_bn_relu(x, 2 * fusion_filters, "up1")
-        x = blocks.deconv_bn_relu(x, fusion_filters, "up2")
-        # The head runs in float32 even under a mixed-precision policy: the
-        # residual is small and is added to the input luma.
-        residual = blocks.conv(1, "head_conv", activation="tanh", dtype="float32")(x)
-        centre_y = SelectFrame(centre, name="centre_y", dtype="float32")(frames)
-        outputs = keras.layers.Add(name="global_residual", dtype="float32")([centre_y, residual])
+        outputs = _spn_outputs(frames, blocks, scales, pyramid_filters, fusion_filters, num_res_blocks)
 
         kwargs.setdefault("name", "spn_" + "-".join(str(s) for s in scales))
         super().__init__(inputs=frames, outputs=outputs, **kwargs)
@@ -222,3 +243,34 @@ class SPN(keras.Model):
 def build_spn(scales=PAPER_SCALES, **sizes):
     """Builds an SPN; `sizes` are the keyword arguments of `SPN` (widths, blocks, kernel...)."""
     return SPN(scales=scales, **sizes)
+
+
+def fold_temporal_convs(spn):
+    """The same network as `spn` without Conv3D: a plain functional model with
+    the same input (B, T, H, W, 1) and output (B, H, W, 1), its frames stacked
+    as channels and each Conv3D rewritten as the exactly equivalent Conv2D
+    (kernel (kt, kh, kw, cin, cout) -> (kh, kw, kt * cin, cout)).
+
+    Why: TFLite's CONV_3D kernel is float only, so an int8 model keeps every
+    Conv3D in float; the Conv2D form quantizes like the rest of the network.
+    Weights are copied, not shared: later training of `spn` does not reach it.
+    """
+    if not isinstance(spn, SPN):
+        raise TypeError(f"fold_temporal_convs needs a keras_spgan SPN, got {type(spn).__name__}")
+    blocks = _Blocks(spn.kernel_size, spn.init_stddev, spn.bn_momentum, spn.synchronized_bn)
+    height, width = spn.frame_size or (None, None)
+    frames = keras.Input((spn.num_frames, height, width, 1), name="frames")
+    outputs = _spn_outputs(
+        frames, blocks, spn.scales, spn.pyramid_filters, spn.fusion_filters, spn.num_res_blocks, stacked=True
+    )
+    folded = keras.Model(frames, outputs, name=f"{spn.name}_folded")
+    for layer in folded.layers:
+        if layer.weights:
+            weights = spn.get_layer(layer.name).get_weights()
+            layer.set_weights([_fold_kernel(w) if w.ndim == 5 else w for w in weights])
+    return folded
+
+
+def _fold_kernel(kernel):
+    kt, kh, kw, cin, cout = kernel.shape
+    return kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)

@@ -1,0 +1,96 @@
+"""What every exporter shares: loading the model, the interface description, the CLI frame."""
+
+import os
+import re
+import sys
+
+from keras_spgan.errors import ConfigError
+
+# What an on-device or serving developer needs to feed the model, in every sidecar.
+FRAME_ORDER = "oldest first; the output is the centre frame, deblurred"
+ENDS_OF_VIDEO = "replicate the first / last frame to fill the window at the ends of a video"
+
+
+def load_spn(path):
+    """The trained SPN at `path` (training model dir or .keras file), or ConfigError on --model."""
+    from keras_spgan.models.loading import ModelLoadError, load_generator
+
+    if not path:
+        raise ConfigError("model", "is required: a training model dir or a .keras file")
+    try:
+        return load_generator(path)
+    except ModelLoadError as error:
+        raise ConfigError("model", str(error)) from None
+
+
+def parse_input_size(text, flag="input_size"):
+    """'HxW' -> (H, W); both at least 4 (the network pads to a multiple of 4 by reflection)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text or "")
+    if not match:
+        raise ConfigError(flag, f"must be HEIGHTxWIDTH such as 720x1280, got {text!r}")
+    height, width = int(match.group(1)), int(match.group(2))
+    if height < 4 or width < 4:
+        raise ConfigError(flag, f"height and width must be at least 4 pixels, got {text!r}")
+    return height, width
+
+
+def check_frame_size(spn, size, flag="input_size"):
+    """An SPN built for one frame size accepts only inputs that pad to it."""
+    if spn.frame_size and size and tuple(-(-v // 4) * 4 for v in size) != tuple(spn.frame_size):
+        height, width = spn.frame_size
+        raise ConfigError(flag, f"the model only takes {width}x{height} frames, got {size[1]}x{size[0]}")
+
+
+def io_description(num_frames, frame_size=None, dtype="float32", value_range=(0.0, 1.0)):
+    """Input/output layout of an exported RGB deblurrer, for sidecars and READMEs."""
+    height, width = frame_size or (None, None)
+    return {
+        "input": {
+            "name": "frames",
+            "shape": [1 if frame_size else None, num_frames, height, width, 3],
+            "layout": "batch, time, height, width, channels",
+            "dtype": dtype,
+            "colour": "RGB",
+            "value_range": list(value_range),
+            "frames_per_window": num_frames,
+            "frame_order": FRAME_ORDER,
+            "ends_of_video": ENDS_OF_VIDEO,
+        },
+        "output": {
+            "name": "sharp",
+            "shape": [1 if frame_size else None, height, width, 3],
+            "layout": "batch, height, width, channels",
+            "dtype": dtype,
+            "colour": "RGB",
+            "value_range": list(value_range),
+        },
+    }
+
+
+def check_new_output(path, overwrite, flag="out"):
+    if os.path.lexists(path) and not overwrite:
+        raise ConfigError(flag, f"{path}: already exists (pass --overwrite to replace it)")
+
+
+def run_main(export, argv):
+    """Runs `export(FLAGS)` as a command: ConfigError exits 2, a failed parity check 1."""
+    from export.parity import ParityError
+
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}: every option is a --flag", file=sys.stderr)
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every function at INFO
+    tf.get_logger().setLevel("ERROR")  # the TF1 loader's deprecation notice is expected
+    try:
+        export()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ParityError as error:
+        print(f"error: {error}\nnothing was written.", file=sys.stderr)
+        return 1
+    return 0

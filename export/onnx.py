@@ -1,0 +1,82 @@
+"""ONNX: `python -m export.onnx --model runs/spn --out spn.onnx`.
+
+Keras' own `model.export(format="onnx")` (tf2onnx underneath), opset chosen by
+tf2onnx. Input `frames` float32 (B, T, H, W, 3) RGB in [0, 1] with dynamic
+batch, height and width; output the RGB centre frame (B, H, W, 3). Checked with
+onnxruntime against the Keras model before it is written; FILE.onnx.json
+describes the interface and holds the parity report.
+"""
+
+
+import warnings
+
+from export import common, parity
+from keras_spgan.errors import ConfigError
+
+def write_onnx(spn, path):
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_spgan.archs.rgb import build_rgb_deblurrer
+
+    model = build_rgb_deblurrer(spn)
+    model(np.zeros((1, spn.num_frames, 8, 8, 3), np.float32))  # Keras' ONNX export wants a called model
+    spec = tf.TensorSpec((None, spn.num_frames, None, None, 3), tf.float32, name="frames")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "In the future `np.object`", FutureWarning)  # inside Keras' tf2onnx shim
+        model.export(path, format="onnx", input_signature=[spec], verbose=False)
+
+
+def export(model, out, parity_windows=8, overwrite=False, log=print):
+    from export.windows import parity_windows as sample_windows
+    from keras_spgan.files import atomic_output, write_json
+    from keras_spgan.inference.runners import KerasRunner, OnnxRunner
+
+    if not out or not out.endswith(".onnx"):
+        raise ConfigError("out", f"must be an .onnx file, got {out!r}")
+    common.check_new_output(out, overwrite)
+    if parity_windows < 1:
+        raise ConfigError("parity_windows", f"must be at least 1, got {parity_windows}")
+    spn = common.load_spn(model) if isinstance(model, str) else model
+    with atomic_output(out, overwrite=overwrite) as partial:
+        write_onnx(spn, partial)
+        windows, targets = sample_windows(spn.num_frames, parity_windows)
+        rows = [
+            parity.measure("onnx", "float32", parity.run_all(OnnxRunner(partial), windows),
+                           parity.run_all(KerasRunner(spn), windows), targets)
+        ]
+        log(parity.format_table(rows))
+        parity.check(rows)
+        report = {
+            "format": "onnx",
+            **common.io_description(spn.num_frames),
+            "source_model": model if isinstance(model, str) else spn.name,
+            "spn": spn.get_config(),
+            "parity": rows,
+        }
+        write_json(f"{out}.json", report)
+    log(f"wrote {out} and {out}.json")
+    return report
+
+
+def define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model", None, "Trained model: training model dir or .keras file (SPN or SPGAN).")
+    flags.DEFINE_string("out", None, "Output .onnx file.")
+    flags.DEFINE_integer("parity_windows", 8, "Sample-data windows the export is checked on.")
+    flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")
+
+
+def main(argv):
+    from absl import flags
+
+    FLAGS = flags.FLAGS
+    return common.run_main(lambda: export(FLAGS.model, FLAGS.out, FLAGS.parity_windows, FLAGS.overwrite), argv)
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    define_flags()
+    app.run(main)

@@ -1,0 +1,183 @@
+"""TFLite / LiteRT models for phones:
+
+    python -m export.tflite --model runs/spn --quantize int8 --input_size 720x1280 --out spn.tflite
+
+The model takes one window of RGB frames float32 (1, T, H, W, 3) in [0, 1]
+and returns the RGB centre frame float32 (1, H, W, 3) in [0, 1], for every
+`--quantize`:
+
+  none     float32 weights and activations
+  float16  float16 weights, float32 compute (or float16 on GPU delegates)
+  dynamic  int8 weights, activations quantized on the fly
+  int8     integer end to end (weights and activations), calibrated on
+           `--representative_data`; float only at the input QUANTIZE and
+           output DEQUANTIZE, so callers feed the same floats as for the others
+
+TFLite's CONV_3D kernel is float only: a converter left alone keeps every
+Conv3D of an "int8" model in float, silently. So the network is first folded
+(`fold_temporal_convs`: each Conv3D becomes the exactly equivalent Conv2D over
+frames stacked as channels) and the int8 model's ops are checked: any float
+convolution fails the export.
+
+Beside FILE.tflite, FILE.tflite.json describes the input and output (layout,
+value range, frames per window) and holds the parity report.
+"""
+
+import tempfile
+
+import numpy as np
+
+from export import common, parity
+from keras_spgan.errors import ConfigError
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+PRECISION = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
+# Ops whose float form in an int8 model means the network was not quantized.
+COMPUTE_OPS = ("CONV_2D", "CONV_3D", "TRANSPOSE_CONV", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL")
+FLOAT_TYPES = (np.float32, np.float16)
+
+def deployable_model(spn, frame_size, fold=True):
+    """RGB window (1, T, H, W, 3) -> RGB centre frame, with the Conv3Ds folded into Conv2Ds."""
+    import keras
+
+    from keras_spgan.archs.rgb import rgb_outputs
+    from keras_spgan.archs.spn import fold_temporal_convs
+
+    frames = keras.Input((spn.num_frames, *frame_size, 3), batch_size=1, name="frames")
+    generator = fold_temporal_convs(spn) if fold else spn
+    return keras.Model(frames, rgb_outputs(frames, generator, spn.num_frames), name="deblur")
+
+
+def convert(spn, quantize, frame_size, calibration=None, fold=True):
+    """The .tflite flatbuffer (bytes) of `spn` for `frame_size`; int8 needs calibration windows."""
+    import tensorflow as tf
+
+    if quantize not in QUANTIZATIONS:
+        raise ConfigError("quantize", f"must be one of {QUANTIZATIONS}, got {quantize!r}")
+    model = deployable_model(spn, frame_size, fold)
+    with tempfile.TemporaryDirectory() as saved:
+        # Keras 3 -> SavedModel -> converter is the route that works on TF 2.21 (platform facts).
+        model.export(saved, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            if not calibration:
+                raise ConfigError("representative_data", "int8 needs calibration windows")
+            converter.representative_dataset = lambda: ([w[None].astype(np.float32)] for w in calibration)
+            # Fail the conversion rather than fall back to float for an op without an int8 kernel.
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        return converter.convert()
+
+
+def list_ops(content):
+    """[(op name, dtypes of its float inputs)] of a .tflite model, as the flatbuffer holds it
+    (read without delegates, which would hide ops inside DELEGATE nodes)."""
+    from keras_spgan.inference.runners import tflite_interpreter
+
+    interpreter = tflite_interpreter(content=content, delegates=False)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = []
+    for op in interpreter._get_ops_details():  # no public API lists a model's ops
+        dtypes = {np.dtype(tensors[i]["dtype"]) for i in op["inputs"] if i >= 0}
+        floats = sorted(d.name for d in dtypes if d in FLOAT_TYPES)
+        ops.append((op["op_name"], floats))
+    return ops
+
+
+def float_compute_ops(content):
+    """Convolutions / matmuls that take a float input: none may be left in an int8 model."""
+    ops = list_ops(content)
+    return sorted({f"{name}({','.join(floats)})" for name, floats in ops if name in COMPUTE_OPS and floats})
+
+
+def sidecar_path(out):
+    return f"{out}.json"
+
+
+def export(model, quantize, input_size, out, representative_data=None, calibration_windows=32,
+           parity_windows=8, overwrite=False, log=print):
+    """Converts, checks and writes `out` and its sidecar; returns the report."""
+    from export.windows import parity_windows as sample_windows
+    from export.windows import representative_windows
+    from keras_spgan.files import atomic_output, write_json
+    from keras_spgan.inference.runners import KerasRunner, TFLiteRunner
+
+    if not out or not out.endswith(".tflite"):
+        raise ConfigError("out", f"must be a .tflite file, got {out!r}")
+    common.check_new_output(out, overwrite)
+    if quantize not in QUANTIZATIONS:
+        raise ConfigError("quantize", f"must be one of {QUANTIZATIONS}, got {quantize!r}")
+    size = common.parse_input_size(input_size) if isinstance(input_size, str) else tuple(input_size)
+    for flag, value in (("calibration_windows", calibration_windows), ("parity_windows", parity_windows)):
+        if value < 1:
+            raise ConfigError(flag, f"must be at least 1, got {value}")
+    spn = common.load_spn(model) if isinstance(model, str) else model
+    common.check_frame_size(spn, size)
+    calibration = None
+    if quantize == "int8":
+        calibration = representative_windows(representative_data, spn.num_frames, size, calibration_windows)
+        log(f"calibrating int8 on {len(calibration)} windows of {size[1]}x{size[0]} "
+            f"from {representative_data or 'the built-in sample'}")
+    content = convert(spn, quantize, size, calibration)
+    failures = float_compute_ops(content) if quantize == "int8" else []
+    if failures:
+        raise parity.ParityError(f"the int8 model still computes in float: {', '.join(failures)}")
+
+    with atomic_output(out, overwrite=overwrite) as partial:
+        with open(partial, "wb") as f:
+            f.write(content)
+        windows, targets = sample_windows(spn.num_frames, parity_windows, size)
+        keras_outputs = parity.run_all(KerasRunner(spn), windows)
+        outputs = parity.run_all(TFLiteRunner(partial), windows)
+        rows = [parity.measure(f"tflite:{quantize}", PRECISION[quantize], outputs, keras_outputs, targets)]
+        log(parity.format_table(rows))
+        parity.check(rows)
+        report = {
+            "format": "tflite",
+            "quantize": quantize,
+            **common.io_description(spn.num_frames, size),
+            "ops": sorted({name for name, _ in list_ops(content)}),
+            "size_bytes": len(content),
+            "source_model": model if isinstance(model, str) else spn.name,
+            "spn": spn.get_config(),
+            "parity": rows,
+        }
+        write_json(sidecar_path(out), report)
+    log(f"wrote {out} ({len(content) / 1e6:.2f} MB) and {sidecar_path(out)}")
+    return report
+
+
+def define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model", None, "Trained model: training model dir or .keras file (SPN or SPGAN).")
+    flags.DEFINE_enum("quantize", "none", list(QUANTIZATIONS), "Weight / activation precision.")
+    flags.DEFINE_string("input_size", "256x256", "Frame size HEIGHTxWIDTH the model takes (TFLite shapes are fixed).")
+    flags.DEFINE_string("out", None, "Output .tflite file.")
+    flags.DEFINE_string("representative_data", None,
+                     "int8 calibration frames: a folder of frames, of videos, or a dataset dir; "
+                     "default: the built-in sample's training clips.")
+    flags.DEFINE_integer("calibration_windows", 32, "int8: windows used for calibration.")
+    flags.DEFINE_integer("parity_windows", 8, "Sample-data windows the export is checked on.")
+    flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")
+
+
+def main(argv):
+    from absl import flags
+
+    FLAGS = flags.FLAGS
+    return common.run_main(
+        lambda: export(FLAGS.model, FLAGS.quantize, FLAGS.input_size, FLAGS.out, FLAGS.representative_data,
+                       FLAGS.calibration_windows, FLAGS.parity_windows, FLAGS.overwrite),
+        argv,
+    )
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    define_flags()
+    app.run(main)

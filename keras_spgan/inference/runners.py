@@ -1,0 +1,172 @@
+"""One way to run any form of a trained model: Keras, SavedModel, TFLite or ONNX.
+
+    runner = load_runner("runs/spn")            # or model.keras, a SavedModel
+    sharp = runner(windows)                     # dir, model.tflite, model.onnx
+    # windows: float32 (B, T, H, W, 3) RGB in [0, 1]; sharp: (B, H, W, 3)
+
+Every runner has `num_frames` (T), `frame_size` ((H, W) when the model only
+takes one size, as TFLite models do, else None) and `kind`. Deblurring,
+evaluation and the export parity checks all go through this interface, so
+they measure exactly what a deployed model computes.
+"""
+
+import os
+
+import numpy as np
+
+from keras_spgan.models.loading import ModelLoadError
+
+SAVED_MODEL_FILE = "saved_model.pb"
+FLOAT_SIGNATURE = "float"  # the SavedModel signature taking and returning [0, 1] floats
+OUTPUT_KEY = "sharp"
+
+
+class Runner:
+    kind = None
+    num_frames = None
+    frame_size = None
+
+    def __call__(self, windows):
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 5 or windows.shape[1] != self.num_frames or windows.shape[-1] != 3:
+            raise ValueError(
+                f"{self.source}: expects RGB windows (batch, {self.num_frames}, H, W, 3), got shape {windows.shape}"
+            )
+        if self.frame_size and tuple(windows.shape[2:4]) != tuple(self.frame_size):
+            height, width = self.frame_size
+            raise ValueError(
+                f"{self.source}: takes {width}x{height} frames only, got {windows.shape[3]}x{windows.shape[2]} "
+                "(tile the frames to that size, or export the model again with that --input_size)"
+            )
+        return self._run(windows)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.source}: {self.num_frames} frames, size {self.frame_size or 'any'}>"
+
+
+class KerasRunner(Runner):
+    kind = "keras"
+
+    def __init__(self, generator, source="model"):
+        import tensorflow as tf
+
+        from keras_spgan.archs.rgb import build_rgb_deblurrer
+
+        self.source = source
+        self.generator = generator
+        self.num_frames = generator.num_frames
+        self.model = build_rgb_deblurrer(generator)
+        self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+
+    def _run(self, windows):
+        return np.asarray(self._call(windows), dtype=np.float32)
+
+
+class SavedModelRunner(Runner):
+    kind = "saved_model"
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.source = path
+        try:
+            # Keep the loaded object: its functions reference its variables.
+            self.loaded = tf.saved_model.load(path)
+        except Exception as error:
+            raise ModelLoadError(f"{path}: cannot be loaded as a SavedModel: {error}") from error
+        if FLOAT_SIGNATURE not in self.loaded.signatures:
+            raise ModelLoadError(
+                f"{path}: a SavedModel without the {FLOAT_SIGNATURE!r} signature "
+                f"(has {sorted(self.loaded.signatures)}); export it with python -m export.saved_model"
+            )
+        self.signature = self.loaded.signatures[FLOAT_SIGNATURE]
+        spec = self.signature.structured_input_signature[1]["frames"]
+        self.num_frames = int(spec.shape[1])
+
+    def _run(self, windows):
+        return self.signature(frames=windows)[OUTPUT_KEY].numpy()
+
+
+def tflite_interpreter(path=None, content=None, num_threads=None, delegates=True):
+    """LiteRT's interpreter (tf.lite's, deprecated, only when LiteRT is not installed).
+
+    delegates=False reads the model as written, without XNNPACK folding ops
+    into DELEGATE nodes: what an op listing needs."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:  # pragma: no cover - depends on the install
+        from tensorflow.lite.python.interpreter import Interpreter, OpResolverType
+    resolver = OpResolverType.AUTO if delegates else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return Interpreter(model_path=path, model_content=content, num_threads=num_threads,
+                       experimental_op_resolver_type=resolver)
+
+
+class TFLiteRunner(Runner):
+    kind = "tflite"
+
+    def __init__(self, path, num_threads=None):
+        self.source = path
+        try:
+            self.interpreter = tflite_interpreter(path, num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except Exception as error:
+            raise ModelLoadError(f"{path}: cannot be loaded as a TFLite model: {error}") from error
+        (self.input,) = self.interpreter.get_input_details()
+        (self.output,) = self.interpreter.get_output_details()
+        _, self.num_frames, height, width, _ = (int(v) for v in self.input["shape"])
+        self.frame_size = (height, width)
+
+    def _run(self, windows):
+        # TFLite models are exported for batch 1 (what a phone runs).
+        outputs = []
+        for window in windows:
+            self.interpreter.set_tensor(self.input["index"], window[None])
+            self.interpreter.invoke()
+            outputs.append(self.interpreter.get_tensor(self.output["index"])[0])
+        return np.stack(outputs).astype(np.float32)
+
+
+class OnnxRunner(Runner):
+    kind = "onnx"
+
+    def __init__(self, path):
+        import onnxruntime
+
+        self.source = path
+        try:
+            self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        except Exception as error:
+            raise ModelLoadError(f"{path}: cannot be loaded as an ONNX model: {error}") from error
+        (self.input,) = self.session.get_inputs()
+        self.num_frames = int(self.input.shape[1])
+
+    def _run(self, windows):
+        return self.session.run(None, {self.input.name: windows})[0].astype(np.float32)
+
+
+def _newest_version(path):
+    """TF Serving's base path DIR/NAME holds numeric version folders; the newest is served."""
+    versions = [
+        int(n) for n in os.listdir(path) if n.isdigit() and os.path.isfile(os.path.join(path, n, SAVED_MODEL_FILE))
+    ]
+    return os.path.join(path, str(max(versions))) if versions else None
+
+
+def load_runner(path, num_threads=None):
+    """A runner for the model at `path`: a training model dir or `.keras` file, a SavedModel
+    dir (or TF Serving's base dir of numeric versions), a `.tflite` or an `.onnx` file."""
+    from keras_spgan.models.loading import load_generator
+
+    if not os.path.exists(path):
+        raise ModelLoadError(f"{path}: no such file or directory")
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+            return SavedModelRunner(path)
+        version = _newest_version(path)
+        if version:
+            return SavedModelRunner(version)
+    elif path.endswith(".tflite"):
+        return TFLiteRunner(path, num_threads)
+    elif path.endswith(".onnx"):
+        return OnnxRunner(path)
+    return KerasRunner(load_generator(path), source=path)
