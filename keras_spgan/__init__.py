@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TensorFlow's C++ INFO lines (oneDNN, CPU features, CUDA stubs) bury our CLIs'
+# output; warnings and errors still show. Set TF_CPP_MIN_LOG_LEVEL=0 to see all.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import keras  # noqa: E402
 
@@ -24,11 +27,14 @@ from keras_spgan.archs import (  # noqa: E402
     build_spn,
 )
 from keras_spgan.models import SPGAN, ModelLoadError, load_generator, load_model  # noqa: E402
+from keras_spgan.deblur import deblur_video  # noqa: E402
+from keras_spgan.inference import load_runner  # noqa: E402
+from keras_spgan.inference.stream import deblur_frames  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ABLATION_SCALES", "PAPER_SCALES", "SPN", "SPGAN", "Discriminator", "RGBDeblurrer",
     "build_discriminator", "build_rgb_deblurrer", "build_spn", "colour", "losses", "metrics",
-    "ModelLoadError", "load_generator", "load_model",
+    "ModelLoadError", "load_generator", "load_model", "deblur_video", "deblur_frames", "load_runner",
 ]

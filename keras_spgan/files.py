@@ -13,7 +13,8 @@ import os
 import shutil
 
 
-def _remove(path):
+def remove(path):
+    """Removes a file or folder, if it exists."""
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
     elif os.path.lexists(path):
@@ -38,21 +39,26 @@ def atomic_output(path, overwrite=False):
         raise FileExistsError(f"{path}: already exists (pass --overwrite to replace it)")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partial = temporary_name(path)
-    _remove(partial)
+    remove(partial)
     try:
         yield partial
         if not os.path.lexists(partial):
             raise FileNotFoundError(f"{partial}: nothing was written for {path}")
-        if os.path.isdir(partial) and os.path.isdir(path):
-            # os.replace cannot replace a non-empty folder: move the old one aside first.
-            old = f"{partial}.old"
-            os.replace(path, old)
-            os.replace(partial, path)
-            _remove(old)
-        else:
-            os.replace(partial, path)
+        publish(partial, path)
     finally:
-        _remove(partial)
+        remove(partial)
+
+
+def publish(partial, path):
+    """Renames the finished `partial` to `path`, replacing what was there."""
+    if os.path.isdir(partial) and os.path.isdir(path):
+        # os.replace cannot replace a non-empty folder: move the old one aside first.
+        old = f"{partial}.old"
+        os.replace(path, old)
+        os.replace(partial, path)
+        remove(old)
+    else:
+        os.replace(partial, path)
 
 
 def write_json(path, value):

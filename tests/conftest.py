@@ -39,3 +39,22 @@ def seeded():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_spn(tmp_path_factory):
+    """(SPN, .keras path): a tiny SPN trained for 60 steps on the sample data, so that
+    it changes its input (an untrained SPN is nearly the identity, which would make
+    exports, tiling and streaming look exact whatever they do)."""
+    from keras_spgan import build_spn
+    from keras_spgan.data import load_clips, sample_data_dir, training_dataset
+
+    keras.utils.set_random_seed(7)
+    spn = build_spn(**TINY_SPN, init_stddev=0.05, synchronized_bn=False)
+    data = training_dataset(load_clips(sample_data_dir(), "dvd", split="train"), spn.num_frames,
+                            batch_size=8, crop=32, seed=1)
+    spn.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
+    spn.fit(data, steps_per_epoch=60, epochs=1, verbose=0, shuffle=False)
+    path = str(tmp_path_factory.mktemp("trained") / "spn.keras")
+    spn.save(path)
+    return spn, path

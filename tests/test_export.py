@@ -6,15 +6,12 @@ import os
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 
 import keras_spgan as ks
-from conftest import TINY_SPN
 from export import common, parity, saved_model, tflite
 from export import onnx as onnx_export
-from keras_spgan.data import load_clips, sample_data_dir, training_dataset
 from keras_spgan.errors import ConfigError
 from keras_spgan.inference.runners import KerasRunner, load_runner
 
@@ -27,18 +24,8 @@ def quiet(*_):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny SPN trained briefly on the sample data, so that it changes its input
-    (an untrained SPN is nearly the identity and would make every export look exact)."""
-    keras.utils.set_random_seed(7)
-    spn = ks.build_spn(**TINY_SPN, init_stddev=0.05, synchronized_bn=False)
-    clips = load_clips(sample_data_dir(), "dvd", split="train")
-    data = training_dataset(clips, spn.num_frames, batch_size=8, crop=32, seed=1)
-    spn.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
-    spn.fit(data, steps_per_epoch=60, epochs=1, verbose=0, shuffle=False)
-    path = str(tmp_path_factory.mktemp("model") / "spn.keras")
-    spn.save(path)
-    return spn, path
+def trained(trained_tiny_spn):
+    return trained_tiny_spn
 
 
 def test_trained_fixture_is_not_the_identity(trained):

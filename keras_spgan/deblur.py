@@ -1,0 +1,220 @@
+"""Deblur a video or a folder of frames:
+
+    keras-spgan deblur IN OUT --model runs/spn        (or: python -m keras_spgan.deblur IN OUT --model ...)
+
+IN is a video file (.mp4, .avi, .mkv, ...) or a folder of frames; so is OUT
+(a video if it has a video extension, else a folder of frames, named as IN's
+frames or numbered .png). Every input frame gets one output frame (the first
+and last frames are repeated to fill the window at the ends); size, frame
+count and fps are kept. --model is a training model dir or .keras file, a
+SavedModel dir, a .tflite or an .onnx file.
+
+Memory is bounded by the window and --batch, not by the video's length, and
+by --tile on large frames (1080p, 4K). OUT is written under a temporary name
+and renamed when complete: an error or Ctrl-C leaves no partial output.
+Video files are re-encoded (mp4v / MJPG / XVID through OpenCV), which is
+lossy; write a folder of .png frames for exact results.
+"""
+
+import argparse
+import os
+import queue
+import sys
+import threading
+import time
+
+import numpy as np
+
+from keras_spgan.data.frames import FrameError
+from keras_spgan.inference.video_io import FOURCC, FrameSink, FrameSource, is_video_path
+
+_END = object()
+
+
+class ProgressLine:
+    """"frames done/total | frames/s | ETA" on one line (a new line every 10% when not a terminal)."""
+
+    def __init__(self, total, stream=sys.stderr, enabled=True):
+        self.total, self.stream, self.enabled = total, stream, enabled
+        self.done, self.start, self.last_decile = 0, time.time(), -1
+
+    def update(self, count=1):
+        self.done += count
+        if not self.enabled:
+            return
+        elapsed = max(time.time() - self.start, 1e-9)
+        rate = self.done / elapsed
+        if self.total:
+            eta = (self.total - self.done) / rate if rate else 0.0
+            text = f"{self.done}/{self.total} frames | {rate:.2f} frames/s | ETA {int(eta // 60)}m{int(eta % 60):02d}s"
+        else:
+            text = f"{self.done} frames | {rate:.2f} frames/s"
+        if self.stream.isatty():
+            self.stream.write("\r" + text)
+            self.stream.flush()
+        else:
+            decile = int(10 * self.done / self.total) if self.total else self.done // 100
+            if decile != self.last_decile or self.done == self.total:
+                self.last_decile = decile
+                self.stream.write(text + "\n")
+
+    def close(self):
+        if self.enabled and self.stream.isatty():
+            self.stream.write("\n")
+
+
+def check_paths(in_path, out_path, overwrite=False):
+    """Refuses, before any work, an OUT that would replace IN or an existing output, or that cannot be written."""
+    if not os.path.exists(in_path):
+        raise FrameError(f"{in_path}: no such file or folder")
+    if os.path.abspath(in_path) == os.path.abspath(out_path) or (
+            os.path.exists(out_path) and os.path.samefile(in_path, out_path)):
+        raise FrameError(f"{out_path}: the output must not be the input")
+    if os.path.lexists(out_path) and not overwrite:
+        raise FrameError(f"{out_path}: already exists (pass --overwrite to replace it)")
+    ext = os.path.splitext(out_path)[1].lower()
+    if is_video_path(out_path) and ext not in FOURCC:
+        raise FrameError(f"{out_path}: cannot write {ext} videos; use one of {', '.join(sorted(FOURCC))}")
+    parent = os.path.dirname(os.path.abspath(out_path))
+    existing = parent
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise FrameError(f"{out_path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FrameError(f"{out_path}: cannot write in {existing} (permission denied)")
+    os.makedirs(parent, exist_ok=True)
+
+
+class _Writer:
+    """Encodes frames in a thread of its own, so encoding overlaps with the model."""
+
+    def __init__(self, sink, progress, depth=4):
+        self.sink, self.progress = sink, progress
+        self.queue = queue.Queue(maxsize=depth)
+        self.error = None
+        self.cancelled = False
+        self.thread = threading.Thread(target=self._run, name="keras-spgan-encode", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            frame = self.queue.get()
+            if frame is _END:
+                return
+            if self.error is None and not self.cancelled:
+                try:
+                    self.sink.write(frame)
+                    self.progress.update()
+                except BaseException as error:  # reported by put() / finish()
+                    self.error = error
+
+    def put(self, frame):
+        if self.error is not None:
+            raise self.error
+        self.queue.put(frame)
+
+    def finish(self):
+        self.queue.put(_END)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def cancel(self):
+        """Drops the frames still queued and waits for the thread, so nothing is written after it."""
+        self.cancelled = True
+        self.queue.put(_END)
+        self.thread.join()
+
+
+def deblur_video(in_path, out_path, model, *, batch=1, tile=None, overlap=64, side_by_side=False, fps=None,
+                 overwrite=False, progress=True):
+    """Deblurs the video or frame folder `in_path` into `out_path` (see the module docstring).
+
+    Returns a summary: frames, size, fps, seconds, frames per second, and notes
+    on converted input (grey, RGBA or 16-bit frames).
+    """
+    from keras_spgan.inference.stream import as_runner, deblur_pairs
+
+    check_paths(in_path, out_path, overwrite)
+    source = FrameSource(in_path)
+    runner = as_runner(model)
+    height, width = source.size
+    fps = fps or source.fps or 30.0
+    names = source.names if not is_video_path(out_path) else None
+    sink = FrameSink(out_path, (height, width * 2 if side_by_side else width), fps=fps, names=names)
+    bar = ProgressLine(source.count, enabled=progress)
+    writer = _Writer(sink, bar)
+    start = time.time()
+    try:
+        for blurry, sharp in deblur_pairs(source, runner, batch=batch, tile=tile, overlap=overlap):
+            writer.put(np.concatenate([blurry, sharp], axis=1) if side_by_side else sharp)
+        writer.finish()
+        if sink.count == 0:
+            raise FrameError(f"{in_path}: no frames")
+        sink.close()
+    except BaseException:
+        writer.cancel()
+        sink.abort()
+        raise
+    finally:
+        bar.close()
+    seconds = time.time() - start
+    return {
+        "input": in_path, "output": out_path, "model": getattr(runner, "source", None), "backend": runner.kind,
+        "frames": sink.count, "size": [height, width], "fps": fps, "seconds": seconds,
+        "frames_per_second": sink.count / seconds if seconds else None, "notes": list(source.notes),
+    }
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="keras-spgan deblur", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="IN", help="video file or folder of frames")
+    p.add_argument("output", metavar="OUT", help="video file (by extension) or folder of frames")
+    p.add_argument("--model", required=True, help="training model dir, .keras, SavedModel dir, .tflite or .onnx")
+    p.add_argument("--batch", type=int, default=1, help="windows per model call (default 1)")
+    p.add_argument("--tile", type=int, default=0, help="process SIZE x SIZE tiles (0: whole frames)")
+    p.add_argument("--overlap", type=int, default=64, help="pixels tiles overlap by, blended (default 64)")
+    p.add_argument("--side_by_side", action="store_true", help="write input | output side by side")
+    p.add_argument("--fps", type=float, default=None, help="output fps (default: the input's, or 30 for frames)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_spgan.models.loading import ModelLoadError
+
+    for flag, value, low in (("batch", args.batch, 1), ("overlap", args.overlap, 0), ("tile", args.tile, 0)):
+        if value < low:
+            print(f"error: --{flag}: must be at least {low}, got {value}", file=sys.stderr)
+            return 2
+    if args.tile and (args.tile < 4 or args.overlap >= args.tile):
+        print(f"error: --tile: must be at least 4 and larger than --overlap ({args.overlap}), got {args.tile}",
+              file=sys.stderr)
+        return 2
+    try:
+        summary = deblur_video(args.input, args.output, args.model, batch=args.batch, tile=args.tile or None,
+                               overlap=args.overlap, side_by_side=args.side_by_side, fps=args.fps,
+                               overwrite=args.overwrite, progress=not args.quiet)
+    except ModelLoadError as error:
+        print(f"error: --model: {error}", file=sys.stderr)
+        return 2
+    except FrameError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no output written", file=sys.stderr)
+        return 130
+    for note in summary["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {summary['output']}: {summary['frames']} frames of {summary['size'][1]}x{summary['size'][0]} "
+          f"at {summary['fps']:g} fps ({summary['frames_per_second']:.2f} frames/s, {summary['backend']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

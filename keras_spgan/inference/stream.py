@@ -1,0 +1,159 @@
+"""Deblurring a stream of frames of any length and size in bounded memory.
+
+    for sharp in deblur_frames(frames, "runs/spn"):   # any iterable of RGB uint8 frames
+        ...                                           # one output per input, in order
+
+At most the window (T frames), a batch of windows and a few frames queued
+between the stages are held at any time, never the video. Decoding runs in a
+thread of its own, so reading the next frames overlaps with the model; TF
+and OpenCV release the GIL while they work.
+"""
+
+import collections
+import queue
+import threading
+
+import numpy as np
+
+from keras_spgan.data.frames import FrameError
+from keras_spgan.inference.runners import Runner, load_runner
+from keras_spgan.inference.tiling import deblur_tiled
+from keras_spgan.inference.video_io import MIN_SIDE, to_rgb
+
+_END = object()
+
+
+def as_runner(model):
+    """A Runner from a path, a Runner, or a Keras SPN / SPGAN / RGBDeblurrer."""
+    if isinstance(model, Runner):
+        return model
+    if isinstance(model, str):
+        return load_runner(model)
+    from keras_spgan.inference.runners import KerasRunner
+    from keras_spgan.models.loading import as_generator
+
+    return KerasRunner(as_generator(model))
+
+
+def sliding_windows(frames, num_frames):
+    """Yields (centre frame, window of `num_frames` frames) for every frame of `frames`,
+    replicating the first and last frame at the ends; holds one window at a time."""
+    radius = num_frames // 2
+    frames = iter(frames)
+    first = next(frames, _END)
+    if first is _END:
+        return
+    window = collections.deque([first] * (radius + 1), maxlen=num_frames)
+    total, emitted, last = 1, 0, first
+    for frame in frames:
+        window.append(frame)
+        total, last = total + 1, frame
+        if len(window) == num_frames:
+            emitted += 1
+            yield window[radius], list(window)
+    while emitted < total:
+        window.append(last)
+        if len(window) == num_frames:
+            emitted += 1
+            yield window[radius], list(window)
+
+
+def _checked(frames):
+    """RGB uint8 frames of one size; grey / RGBA / 16-bit arrays are converted."""
+    size = None
+    for index, frame in enumerate(frames):
+        frame, _ = to_rgb(frame, f"frame {index}")
+        if size is None:
+            size = frame.shape[:2]
+            if min(size) < MIN_SIDE:
+                raise FrameError(f"frame {index}: {size[1]}x{size[0]} is too small (at least 4x4)")
+        elif frame.shape[:2] != size:
+            raise FrameError(
+                f"frame {index}: size {frame.shape[1]}x{frame.shape[0]} differs from the first frame's "
+                f"{size[1]}x{size[0]} (the size must not change within a video)"
+            )
+        yield frame
+
+
+def _read_ahead(frames, depth):
+    """Iterates `frames` in a background thread, `depth` frames ahead; re-raises its errors here."""
+    buffer = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        buffer.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_END)
+        except BaseException as error:  # handed to the consumer
+            buffer.put(error)
+
+    thread = threading.Thread(target=produce, name="keras-spgan-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _to_uint8(frames):
+    return np.round(np.clip(frames, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64):
+    """Yields (input frame, deblurred frame), both RGB uint8, for every frame of `frames`."""
+    runner = as_runner(model)
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    tile = (tile, tile) if isinstance(tile, int) else tile
+    if tile and (min(tile) < MIN_SIDE or overlap < 0 or overlap >= min(tile)):
+        raise ValueError(f"tile must be at least {MIN_SIDE} pixels and 0 <= overlap < tile, got {tile}, {overlap}")
+    fixed = runner.frame_size
+    if fixed and overlap >= min(fixed):
+        raise ValueError(f"overlap ({overlap}) must be smaller than the model's fixed input {fixed[1]}x{fixed[0]}")
+    if fixed and runner.kind == "tflite":
+        batch = 1  # TFLite models are exported for one window at a time
+
+    def run(windows):
+        if fixed and windows.shape[2:4] != tuple(fixed) or tile and (
+                windows.shape[2] > tile[0] or windows.shape[3] > tile[1]):
+            return deblur_tiled(runner, windows, tile or fixed, overlap, fixed_size=fixed)
+        return runner(windows)
+
+    centres, windows = [], []
+    source = _read_ahead(_checked(frames), depth=runner.num_frames + 2 * batch)
+    for centre, window in sliding_windows(source, runner.num_frames):
+        centres.append(centre)
+        windows.append(np.stack(window))
+        if len(windows) == batch:
+            yield from zip(centres, _to_uint8(run(np.stack(windows).astype(np.float32) / 255.0)))
+            centres, windows = [], []
+    if windows:
+        yield from zip(centres, _to_uint8(run(np.stack(windows).astype(np.float32) / 255.0)))
+
+
+def deblur_frames(frames, model, *, batch=1, tile=None, overlap=64):
+    """Yields the deblurred frame (RGB uint8) for every frame of `frames`, in order.
+
+    `frames`: any iterable of RGB uint8 (H, W, 3) arrays (grey, RGBA and 16-bit
+    are converted). `model`: a path (training dir, .keras, SavedModel, .tflite,
+    .onnx), a Runner, or a Keras SPN. `tile`: process tiles of this side (or
+    (h, w)) overlapping by `overlap` pixels, to bound memory on large frames;
+    models with a fixed input size (TFLite) are tiled to their size anyway.
+    """
+    for _, sharp in deblur_pairs(frames, model, batch=batch, tile=tile, overlap=overlap):
+        yield sharp
