@@ -21,35 +21,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from flops import conv_flops, matmul_flops  # noqa: E402  (benchmarks/flops.py)
 from keras_spgan import SPGAN, build_discriminator, build_spn  # noqa: E402
 
 BATCH, CROP = 4, 128
-
-
-def matmul_flops(dtype, size=2048, repeats=10):
-    a = tf.random.normal([size, size], dtype=tf.float32)
-    a = tf.cast(a, dtype)
-    run = tf.function(lambda x: tf.matmul(x, x))
-    run(a).numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        out = run(a)
-    out.numpy()
-    return 2 * size**3 * repeats / (time.perf_counter() - start)
-
-
-def conv_flops(model, shape):
-    """Multiply-adds x 2 of every Conv / Conv3D / Conv2DTranspose in one forward pass."""
-    total = 0
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Conv2DTranspose)):
-            kernel = np.prod(layer.kernel.shape)
-            out = layer.output.shape
-            positions = np.prod([d for d in out[1:-1] if d is not None] or [1])
-            if isinstance(layer, keras.layers.Conv2DTranspose):  # MACs scale with the input positions
-                positions //= int(np.prod(layer.strides))
-            total += 2 * kernel * positions
-    return total
 
 
 def bench(model_name, precision, steps):
@@ -68,9 +43,9 @@ def bench(model_name, precision, steps):
     start = time.perf_counter()
     model.fit(data.skip(2), verbose=0)
     seconds = (time.perf_counter() - start) / steps
-    flops = 3 * conv_flops(spn, None) * BATCH
+    flops = 3 * conv_flops(spn) * BATCH
     if model_name != "spn":
-        flops += 3 * conv_flops(model.discriminator, None) * 2 * BATCH
+        flops += 3 * conv_flops(model.discriminator) * 2 * BATCH
     keras.mixed_precision.set_global_policy("float32")
     return {"steps_per_s": 1 / seconds, "samples_per_s": BATCH / seconds, "conv_flops_per_step": float(flops),
             "achieved_flops": flops / seconds}

@@ -128,7 +128,7 @@ class _Writer:
 
 
 def deblur_video(in_path, out_path, model, *, batch=1, tile=None, overlap=64, side_by_side=False, fps=None,
-                 overwrite=False, progress=True):
+                 overwrite=False, progress=True, precision="float32", in_flight=1):
     """Deblurs the video or frame folder `in_path` into `out_path` (see the module docstring).
 
     Returns a summary: frames, size, fps, seconds, frames per second, and notes
@@ -138,7 +138,7 @@ def deblur_video(in_path, out_path, model, *, batch=1, tile=None, overlap=64, si
 
     check_paths(in_path, out_path, overwrite)
     source = FrameSource(in_path)
-    runner = as_runner(model)
+    runner = as_runner(model, precision)
     height, width = source.size
     fps = fps or source.fps or 30.0
     names = source.names if not is_video_path(out_path) else None
@@ -147,7 +147,8 @@ def deblur_video(in_path, out_path, model, *, batch=1, tile=None, overlap=64, si
     writer = _Writer(sink, bar)
     start = time.time()
     try:
-        for blurry, sharp in deblur_pairs(source, runner, batch=batch, tile=tile, overlap=overlap):
+        for blurry, sharp in deblur_pairs(source, runner, batch=batch, tile=tile, overlap=overlap,
+                                          in_flight=in_flight):
             writer.put(np.concatenate([blurry, sharp], axis=1) if side_by_side else sharp)
         writer.finish()
         if sink.count == 0:
@@ -176,6 +177,8 @@ def parser():
     p.add_argument("--batch", type=int, default=1, help="windows per model call (default 1)")
     p.add_argument("--tile", type=int, default=0, help="process SIZE x SIZE tiles (0: whole frames)")
     p.add_argument("--overlap", type=int, default=64, help="pixels tiles overlap by, blended (default 64)")
+    p.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
+                   help="Keras models: bfloat16 is about 2x faster on CPUs with AVX512-BF16, float16 on GPUs")
     p.add_argument("--side_by_side", action="store_true", help="write input | output side by side")
     p.add_argument("--fps", type=float, default=None, help="output fps (default: the input's, or 30 for frames)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
@@ -199,7 +202,7 @@ def main(argv=None):
     try:
         summary = deblur_video(args.input, args.output, args.model, batch=args.batch, tile=args.tile or None,
                                overlap=args.overlap, side_by_side=args.side_by_side, fps=args.fps,
-                               overwrite=args.overwrite, progress=not args.quiet)
+                               overwrite=args.overwrite, progress=not args.quiet, precision=args.precision)
     except ModelLoadError as error:
         print(f"error: --model: {error}", file=sys.stderr)
         return 2

@@ -259,3 +259,19 @@ def test_cli_flag_errors_exit_2(tmp_path, capsys):
     assert "--tile" in capsys.readouterr().err
     assert deblur.main([str(tmp_path / "missing.mp4"), "out.mp4", "--model", "m"]) == 2
     assert "missing.mp4: no such file" in capsys.readouterr().err
+
+
+def test_bfloat16_precision_stays_close_to_float32(trained_tiny_spn, tmp_path):
+    spn, path = trained_tiny_spn
+    frames = textured_frames(3)
+    fp32 = np.stack(list(deblur_frames(frames, path)))
+    bf16 = np.stack(list(deblur_frames(frames, path, precision="bfloat16")))
+    assert np.abs(bf16.astype(int) - fp32).mean() < 1.0
+    assert any(layer.compute_dtype == "bfloat16"
+               for layer in ks.inference.runners.with_precision(spn, "bfloat16").layers)
+    from export import tflite
+
+    model = str(tmp_path / "spn.tflite")
+    tflite.export(spn, "none", "32x32", model, parity_windows=1, log=lambda *_: None)
+    with pytest.raises(ks.ModelLoadError, match="has its own precision"):
+        list(deblur_frames(frames, model, precision="bfloat16"))

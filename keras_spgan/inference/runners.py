@@ -44,15 +44,41 @@ class Runner:
         return f"<{type(self).__name__} {self.source}: {self.num_frames} frames, size {self.frame_size or 'any'}>"
 
 
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+def with_precision(spn, precision):
+    """A copy of `spn` computing in `precision` (bfloat16: CPUs with AVX512-BF16 / AMX;
+    float16: GPUs); its head and global residual stay float32."""
+    import keras
+
+    from keras_spgan.archs.spn import SPN
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    if precision == "float32":
+        return spn
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(PRECISIONS[precision])
+    try:
+        copy = SPN.from_config(spn.get_config())
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(spn.get_weights())
+    return copy
+
+
 class KerasRunner(Runner):
     kind = "keras"
 
-    def __init__(self, generator, source="model"):
+    def __init__(self, generator, source="model", precision="float32"):
         import tensorflow as tf
 
         from keras_spgan.archs.rgb import build_rgb_deblurrer
 
         self.source = source
+        self.precision = precision
+        generator = with_precision(generator, precision)
         self.generator = generator
         self.num_frames = generator.num_frames
         self.model = build_rgb_deblurrer(generator)
@@ -152,21 +178,27 @@ def _newest_version(path):
     return os.path.join(path, str(max(versions))) if versions else None
 
 
-def load_runner(path, num_threads=None):
+def load_runner(path, num_threads=None, precision="float32"):
     """A runner for the model at `path`: a training model dir or `.keras` file, a SavedModel
-    dir (or TF Serving's base dir of numeric versions), a `.tflite` or an `.onnx` file."""
+    dir (or TF Serving's base dir of numeric versions), a `.tflite` or an `.onnx` file.
+    `precision` (float32, bfloat16, float16) applies to Keras models; exports carry their own."""
     from keras_spgan.models.loading import load_generator
 
     if not os.path.exists(path):
         raise ModelLoadError(f"{path}: no such file or directory")
+    runner = None
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
-            return SavedModelRunner(path)
-        version = _newest_version(path)
-        if version:
-            return SavedModelRunner(version)
+            runner = SavedModelRunner(path)
+        elif _newest_version(path):
+            runner = SavedModelRunner(_newest_version(path))
     elif path.endswith(".tflite"):
-        return TFLiteRunner(path, num_threads)
+        runner = TFLiteRunner(path, num_threads)
     elif path.endswith(".onnx"):
-        return OnnxRunner(path)
-    return KerasRunner(load_generator(path), source=path)
+        runner = OnnxRunner(path)
+    if runner is None:
+        return KerasRunner(load_generator(path), source=path, precision=precision)
+    if precision != "float32":
+        raise ModelLoadError(f"{path}: an exported {runner.kind} model has its own precision; "
+                             f"precision={precision!r} applies to Keras models only")
+    return runner

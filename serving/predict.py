@@ -1,0 +1,124 @@
+"""TF Serving's JSON predict format: request bodies to tensors, tensors to response bodies.
+
+Row format:      {"signature_name": ..., "instances": [row, row, ...]}  -> {"predictions": [...]}
+Columnar format: {"signature_name": ..., "inputs": value | {name: value}} -> {"outputs": ...}
+With one input, a row (or `inputs`) is the value itself; with several, an
+object keyed by input name. With one output, a prediction is the value
+itself; with several, an object keyed by output name.
+"""
+
+import json
+
+import numpy as np
+
+from serving.repository import DEFAULT_SIGNATURE, ServingError
+
+# SignatureDef dtype enum names -> NumPy dtypes, for the dtypes a predict request can carry as JSON numbers.
+DTYPES = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_INT32": np.int32, "DT_INT64": np.int64,
+          "DT_UINT8": np.uint8, "DT_INT8": np.int8, "DT_INT16": np.int16, "DT_UINT16": np.uint16,
+          "DT_HALF": np.float16, "DT_BOOL": np.bool_}
+
+
+def _invalid(message):
+    return ServingError("INVALID_ARGUMENT", message)
+
+
+def parse_body(body):
+    """The request object; malformed JSON or a non-object is INVALID_ARGUMENT."""
+    if not body:
+        raise _invalid("JSON Parse error: The document is empty.")
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise _invalid(f"JSON Parse error: {error}") from None
+    if not isinstance(request, dict):
+        raise _invalid("JSON Value: " + body[:80].decode("utf-8", "replace") + " Is not an object")
+    has_instances, has_inputs = "instances" in request, "inputs" in request
+    if has_instances == has_inputs:
+        raise _invalid("Missing 'inputs' or 'instances' key" if not has_instances else
+                       "Not formatted correctly expecting only one of 'inputs' or 'instances' keys exists")
+    return request
+
+
+def _tensor(name, value, info):
+    """`value` (nested lists) as an array of the signature's dtype and rank; errors name the input."""
+    from tensorflow.core.framework import types_pb2
+
+    dtype_name = types_pb2.DataType.Name(info.dtype)
+    if dtype_name not in DTYPES:
+        raise _invalid(f"input '{name}': dtype {dtype_name} cannot be sent as JSON numbers")
+    try:
+        array = np.array(value)
+    except ValueError:
+        raise _invalid(f"input '{name}': ragged list (rows of different lengths)") from None
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        got = "strings" if array.dtype.kind in "US" else array.dtype
+        raise _invalid(f"input '{name}': expected numbers of type {dtype_name}, got {got}")
+    dtype = DTYPES[dtype_name]
+    if np.issubdtype(dtype, np.integer):
+        if array.dtype.kind == "f" and not np.all(np.equal(np.mod(array, 1), 0)):
+            raise _invalid(f"input '{name}': expected integers ({dtype_name}), got fractional numbers")
+        limits = np.iinfo(dtype)
+        if array.size and (array.min() < limits.min or array.max() > limits.max):
+            raise _invalid(f"input '{name}': values outside the range of {dtype_name}")
+    array = array.astype(dtype)
+    shape = info.tensor_shape
+    if not shape.unknown_rank:
+        dims = [d.size for d in shape.dim]
+        if array.ndim != len(dims):
+            raise _invalid(f"input '{name}': expected rank {len(dims)} (shape {dims}), got shape {list(array.shape)}")
+        for axis, (want, have) in enumerate(zip(dims, array.shape)):
+            if want >= 0 and want != have:
+                raise _invalid(f"input '{name}': dimension {axis} must be {want}, got shape {list(array.shape)}")
+    return array
+
+
+def request_tensors(request, signature_defs):
+    """(signature name, {input name: array}, row format?) for a parsed request."""
+    name = request.get("signature_name") or DEFAULT_SIGNATURE
+    if not isinstance(name, str) or name not in signature_defs:
+        raise _invalid(f'Serving signature name: "{name}" not found in signature def')
+    inputs = signature_defs[name].inputs
+    if "instances" in request:
+        rows = request["instances"]
+        if not isinstance(rows, list) or not rows:
+            raise _invalid("'instances' must be a non-empty list")
+        if len(inputs) == 1:
+            (key,) = inputs
+            rows = [row[key] if isinstance(row, dict) and set(row) == {key} else row for row in rows]
+            return name, {key: _tensor(key, rows, inputs[key])}, True
+        if not all(isinstance(row, dict) and set(row) == set(inputs) for row in rows):
+            raise _invalid(f"every instance must be an object with the keys {sorted(inputs)}")
+        return name, {k: _tensor(k, [row[k] for row in rows], inputs[k]) for k in inputs}, True
+    values = request["inputs"]
+    if len(inputs) == 1 and not (isinstance(values, dict) and set(values) == set(inputs)):
+        (key,) = inputs
+        return name, {key: _tensor(key, values, inputs[key])}, False
+    if not isinstance(values, dict) or set(values) != set(inputs):
+        raise _invalid(f"'inputs' must be an object with the keys {sorted(inputs)}")
+    return name, {k: _tensor(k, values[k], inputs[k]) for k in inputs}, False
+
+
+def run(loaded, signature, tensors):
+    """{output name: array} from one signature; TensorFlow's own argument errors are INVALID_ARGUMENT."""
+    import tensorflow as tf
+
+    function = loaded.loaded.signatures[signature]
+    try:
+        outputs = function(**{k: tf.constant(v) for k, v in tensors.items()})
+    except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
+        raise _invalid(str(error).strip().splitlines()[0]) from None
+    except tf.errors.OpError as error:
+        raise ServingError("INTERNAL", str(error).strip().splitlines()[0]) from None
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+def response_body(outputs, row_format):
+    if row_format:
+        if len(outputs) == 1:
+            return {"predictions": next(iter(outputs.values())).tolist()}
+        count = len(next(iter(outputs.values())))
+        return {"predictions": [{k: v[i].tolist() for k, v in outputs.items()} for i in range(count)]}
+    if len(outputs) == 1:
+        return {"outputs": next(iter(outputs.values())).tolist()}
+    return {"outputs": {k: v.tolist() for k, v in outputs.items()}}

@@ -1,0 +1,184 @@
+"""A local server speaking TF Serving's REST API, for development and for testing clients
+without Docker (flag names as `tensorflow_model_server`'s):
+
+  python -m serving.server --model_base_path models/deblur --model_name deblur --rest_api_port 8501
+  python -m serving.server --model_config_file models.config --rest_api_port 8501
+
+  GET  /v1/models/NAME[/versions/N | /labels/L]            model_version_status
+  GET  /v1/models/NAME[/versions/N | /labels/L]/metadata   signature_def
+  POST /v1/models/NAME[/versions/N | /labels/L]:predict     instances -> predictions, inputs -> outputs
+
+It loads every served version at start-up (version policy and labels from a
+models.config, else the newest version, as TF Serving's default), answers
+several requests at once (one thread each), bounds request bodies, and
+reports errors as {"error": "..."} with TF Serving's HTTP status codes. It is
+not TF Serving: no batching, no model reloading, no gRPC unless --port.
+"""
+
+import argparse
+import http.server
+import json
+import re
+import sys
+
+from serving import predict
+from serving.repository import ModelConfig, Repository, ServingError, read_model_config_file
+
+MAX_BODY_BYTES = 256 * 1024 * 1024
+_PATH = re.compile(
+    r"/v1/models/(?P<name>[^/:]+)"
+    r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
+    r"(?P<action>/metadata|:predict|:classify|:regress)?/?"
+)
+
+
+def _route(path):
+    match = _PATH.fullmatch(path.split("?", 1)[0])
+    if not match:
+        raise ServingError("INVALID_ARGUMENT", f"Malformed request: {path}")
+    version = match["version"]
+    if version is not None and not version.isdigit():
+        raise ServingError("INVALID_ARGUMENT", f"Failed to convert version: {version} to numeric.")
+    return match["name"], int(version) if version else None, match["label"], match["action"] or ""
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "keras-spgan-serving"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _reply(self, status, body):
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client left; nothing to tell it
+            self.close_connection = True
+
+    def _handle(self, method):
+        try:
+            name, version, label, action = _route(self.path)
+            repository = self.server.repository
+            if method == "GET" and action == "":
+                return self._reply(200, repository.status(name, version, label))
+            if method == "GET" and action == "/metadata":
+                return self._reply(200, repository.metadata(name, version, label))
+            if method == "POST" and action == ":predict":
+                return self._reply(200, self._predict(name, version, label))
+            if method == "POST" and action in (":classify", ":regress"):
+                raise ServingError("UNIMPLEMENTED",
+                                   f"{action[1:]} is not offered: these models have predict signatures")
+            raise ServingError("INVALID_ARGUMENT", f"Malformed request: {method} {self.path}")
+        except ServingError as error:
+            self._reply(error.http_status, {"error": error.message})
+        except _ClientGone:
+            self.close_connection = True
+        except Exception as error:  # a bug of ours: report it like TF Serving's INTERNAL
+            self._reply(500, {"error": f"{type(error).__name__}: {error}"})
+
+    def _body(self):
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            raise ServingError("INVALID_ARGUMENT", "Missing or invalid Content-Length")
+        length = int(length)
+        if length > self.server.max_body_bytes:
+            # Read and drop the body (in chunks, never held) so that the client, still sending,
+            # gets this answer instead of a reset connection.
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    raise _ClientGone()
+                remaining -= len(chunk)
+            raise ServingError("RESOURCE_EXHAUSTED",
+                               f"Request body of {length} bytes exceeds the limit of {self.server.max_body_bytes}")
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _ClientGone()
+        return body
+
+    def _predict(self, name, version, label):
+        version, loaded = self.server.repository.resolve(name, version, label)
+        request = predict.parse_body(self._body())
+        signature, tensors, row_format = predict.request_tensors(request, loaded.signature_defs)
+        return predict.response_body(predict.run(loaded, signature, tensors), row_format)
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self._handle("GET")
+
+    def do_POST(self):  # noqa: N802
+        self._handle("POST")
+
+
+class _ClientGone(Exception):
+    """The client disconnected before sending its whole request."""
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, repository, max_body_bytes=MAX_BODY_BYTES, verbose=False):
+        super().__init__(address, Handler)
+        self.repository = repository
+        self.max_body_bytes = max_body_bytes
+        self.verbose = verbose
+
+
+def model_configs(args):
+    if args.model_config_file:
+        return read_model_config_file(args.model_config_file)
+    if not (args.model_base_path and args.model_name):
+        raise SystemExit("error: give --model_base_path and --model_name, or --model_config_file")
+    return [ModelConfig(name=args.model_name, base_path=args.model_base_path)]
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m serving.server", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model_base_path", help="folder of numeric version folders (SavedModels)")
+    p.add_argument("--model_name", help="model name in request URLs")
+    p.add_argument("--model_config_file", help="TF Serving models.config (several models, labels, policies)")
+    p.add_argument("--rest_api_port", type=int, default=8501)
+    p.add_argument("--rest_api_host", default="127.0.0.1", help="address to listen on (0.0.0.0: all)")
+    p.add_argument("--port", type=int, default=0, help="gRPC port (0: no gRPC)")
+    p.add_argument("--max_body_bytes", type=int, default=MAX_BODY_BYTES)
+    p.add_argument("--verbose", action="store_true", help="log every request")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        repository = Repository(model_configs(args))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    grpc_server = None
+    if args.port:
+        from serving.grpc_server import start_grpc_server
+
+        grpc_server = start_grpc_server(repository, args.port, host=args.rest_api_host)
+    server = Server((args.rest_api_host, args.rest_api_port), repository, args.max_body_bytes, args.verbose)
+    served = ", ".join(f"{n} {sorted(v)}" for n, v in repository.versions.items())
+    print(f"serving {served} at http://{args.rest_api_host}:{server.server_address[1]}"
+          + (f" and gRPC port {args.port}" if grpc_server else ""), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if grpc_server:
+            grpc_server.stop(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
