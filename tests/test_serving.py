@@ -275,3 +275,34 @@ def test_server_command_starts_from_flags(model_base):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_grpc_unavailable_is_retried_then_reported_and_rest_requests_time_out():
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    start = time.perf_counter()
+    with pytest.raises(ServingClientError) as error:
+        GrpcClient(f"127.0.0.1:{dead}", "deblur", retries=2, backoff=0.2, timeout=5).predict(frames(1))
+    assert error.value.status == "UNAVAILABLE"
+    assert time.perf_counter() - start >= 0.2 + 0.4  # two backoffs: it did retry
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            time.sleep(3)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        start = time.perf_counter()
+        with pytest.raises((TimeoutError, urllib.error.URLError)):
+            RestClient(f"http://127.0.0.1:{server.server_address[1]}", "m", timeout=0.5, retries=0).status()
+        assert time.perf_counter() - start < 2.5
+    finally:
+        server.shutdown()
+        server.server_close()
