@@ -33,6 +33,8 @@ def variant_name(scales):
 
 def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, outputs=(), log=print):
     """Trains each variant (resuming where possible), evaluates all; returns the result dict."""
+    import keras
+
     from keras_spgan.data import load_clips, sample_data_dir
     from keras_spgan.models import load_generator
     from training import evaluate, loop
@@ -44,6 +46,9 @@ def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, o
             map(str, scales))))
         config.validate()
         log(f"== {variant_name(scales)} -> {config.model_dir}")
+        # Seeded per variant, as training.fit seeds a run: each variant starts from the same
+        # weights and data order whether it runs first, last, or alone after a resume.
+        keras.utils.set_random_seed(config.seed)
         trained = loop.train(config, strategy, log=log)
         if trained.interrupted:
             raise KeyboardInterrupt(f"interrupted while training {variant_name(scales)}; re-run to resume")
@@ -71,8 +76,12 @@ def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, o
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
     from training import evaluate
 
+    tf.get_logger().setLevel("WARNING")  # tf.distribute logs every all-reduce at INFO, as in training.fit
     try:
         if FLAGS["scales"].present:
             raise ConfigError("scales", "use --variants with training.ablation")
