@@ -147,3 +147,15 @@ def test_ablation_trains_each_variant_and_prints_table_3(tmp_path):
     ablation.run_ablation(alone, [(1, 3)], tf.distribute.get_strategy(), log=printed.append)
     assert_same_weights(load_generator(str(tmp_path / "alone" / "spn_1-3")),
                         load_generator(str(tmp_path / "spn_1-3")), atol=0)
+
+
+def test_mixed_precision_trains_in_bfloat16_and_saves_a_float32_model(tmp_path):
+    result = train(tmp_path / "bf16", steps=2, mixed_precision=True)
+    convs = [layer for layer in result.model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert {layer.compute_dtype for layer in convs if layer.name != "head_conv"} == {"bfloat16"}
+    assert {w.dtype for w in result.model.weights} == {"float32"}  # variables stay float32
+    assert np.isfinite(result.last_epoch_logs["loss"])
+    assert keras.mixed_precision.global_policy().name == "float32"  # the run's policy is undone
+    saved = load_generator(str(tmp_path / "bf16"))
+    assert {layer.compute_dtype for layer in saved.layers if isinstance(layer, keras.layers.Conv2D)} == {"float32"}
+    assert_same_weights(saved, result.model, atol=0)

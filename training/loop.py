@@ -70,7 +70,18 @@ def _save_final(model, model_dir):
 
 
 def train(config, strategy, log=print):
-    """Trains (or resumes) the run described by `config` under `strategy`."""
+    """Trains (or resumes) the run described by `config` under `strategy`.
+
+    The dtype policy a run sets (--mixed_precision) is undone when it returns,
+    so models built afterwards in the same process are float32 again."""
+    previous = keras.mixed_precision.global_policy()
+    try:
+        return _train(config, strategy, log)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _train(config, strategy, log):
     config.validate()
     is_chief, task_name = worker_info()
     model_dir = config.resolved_model_dir()
