@@ -22,9 +22,11 @@ ADVERSARIAL_LOSSES = ("minimax", "non_saturating")
 
 # Paper section 4.2: Adam(0.5, 0.999), lr 1e-4 for SPN and 1e-5 for SPGAN.
 DEFAULT_LR = {"spn": 1e-4, "spgan": 1e-5, "spgan_plain": 1e-5}
-# A demo-sized run when neither --steps nor --epochs is given: minutes on a
-# laptop CPU with the full-size SPN on the built-in sample data.
-DEFAULT_STEPS = 300
+# A demo-sized run when neither --steps nor --epochs is given: about 10 minutes
+# on a 2-core CPU with the full-size SPN on the built-in sample data. Measured:
+# validation PSNR 25.44 dB at 300 steps (below the blurry input's 26.55),
+# 27.62 / 27.53 / 27.04 / 26.92 dB at 700 / 800 / 900 / 1000.
+DEFAULT_STEPS = 800
 
 
 @dataclasses.dataclass

@@ -1,7 +1,7 @@
 """Train SPN, SPGAN or SPGAN-plain: `python -m training.fit --strategy mirrored`.
 
-With no other flag it trains the full-size SPN for a few minutes on the
-built-in sample dataset and saves runs/spn/model.keras. Re-running the same
+With no other flag it trains the full-size SPN for 800 steps (about 10
+minutes on a 2-core CPU) on the built-in sample dataset and saves runs/spn/model.keras. Re-running the same
 command resumes from the last checkpoint. Scaling up:
 
   your data     --data_dir /data/DVD (dvd, gopro, frames or pairs layout; see README)
