@@ -228,3 +228,18 @@ def test_evaluate_rows_for_models_and_protocol_errors(tmp_path, capsys):
     with pytest.raises(ConfigError, match="--output"):
         evaluate.run(evaluate_flags(data_dir=str(root), output=[str(tmp_path / "t.txt")]))
     assert evaluate.dbn30_indices(100)[:3] == [1, 4, 7] and evaluate.dbn30_indices(100)[-1] == 96
+
+
+def test_a_short_fit_beats_the_blurry_input_on_the_sample_data(tmp_path):
+    """The main job end to end, at a size a test affords: a narrower SPN (16/32 wide, 2 residual
+    blocks) for 800 steps. Measured: validation PSNR 27.30 dB vs 26.55 for the blurry input
+    (at 500 steps it was still below: 26.10; the full-size SPN needs about 700 steps)."""
+    spn = {"pyramid_filters": 16, "fusion_filters": 32, "num_res_blocks": 2}
+    command = [sys.executable, "-m", "training.fit", "--strategy", "default", "--spn_config", json.dumps(spn),
+               "--steps", "800", "--eval_every", "200", "--checkpoint_every", "400",
+               "--model_dir", str(tmp_path / "run")]
+    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 800
+    assert summary["val_psnr"] > summary["input_val_psnr"] + 0.3, summary

@@ -35,7 +35,8 @@ _ = flags.DEFINE_string("data_dir", None, "Dataset root; default: the built-in s
 _ = flags.DEFINE_enum("data_format", None, ["dvd", "gopro", "frames", "pairs"], "Dataset layout; default: detected.")
 _ = flags.DEFINE_integer("batch_size", 4, "Global batch size (paper: 4).")
 _ = flags.DEFINE_integer("crop", 128, "Training crop side in pixels (paper: 128).")
-_ = flags.DEFINE_boolean("cache", False, "Keep decoded training windows in memory (small datasets).")
+_ = flags.DEFINE_boolean("cache", False, "Keep decoded training windows in memory (small datasets); the batch "
+                         "order then comes from tf.data's shuffle, so a resumed run is not batch-exact.")
 _ = flags.DEFINE_integer("val_windows", 64, "Validation windows (spread over the test clips).")
 _ = flags.DEFINE_integer("val_crop", 256, "Validation centre crop side.")
 _ = flags.DEFINE_integer("steps", None, f"Training steps in total (default {DEFAULT_STEPS} if --epochs is not given).")
