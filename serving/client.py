@@ -189,8 +189,9 @@ class ServedRunner(_runner_base()):
 
 
 def deblur_command(args):
-    from keras_spgan.deblur import deblur_video
+    from keras_spgan.deblur import check_paths, deblur_video
 
+    check_paths(args.input, args.output, args.overwrite)  # before asking the server anything
     if args.grpc:
         client = GrpcClient(args.grpc, args.model, args.version, args.label, args.timeout, args.retries)
     else:
@@ -226,6 +227,9 @@ def main(argv=None):
         return deblur_command(args)
     except (ServingClientError, FrameError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except urllib.error.URLError as error:
+        print(f"error: --server {args.server}: cannot reach it ({error.reason})", file=sys.stderr)
         return 2
 
 

@@ -277,3 +277,17 @@ def test_evaluate_measures_exported_models_like_the_keras_one(trained, tmp_path)
         assert rows[name]["IMG_0030"]["psnr"] == pytest.approx(rows["spn"]["IMG_0030"]["psnr"], abs=0.01)
     with pytest.raises(ConfigError, match="--model.*takes 32x32 frames only.*24x20"):
         evaluate.run(flags([str(tmp_path / "other.tflite")]))
+
+
+def test_onnx_bad_input_names_the_flag(trained, tmp_path):
+    spn, _ = trained
+    (tmp_path / "old.onnx").write_bytes(b"old")
+    cases = [(str(tmp_path / "m.bin"), "must be an .onnx file"), (str(tmp_path / "old.onnx"), "already exists")]
+    for out, message in cases:
+        with pytest.raises(ConfigError, match=message) as error:
+            onnx_export.export(spn, out, parity_windows=1, log=quiet)
+        assert error.value.flag == "out"
+    with pytest.raises(ConfigError) as error:
+        onnx_export.export(str(tmp_path / "none.keras"), str(tmp_path / "new.onnx"), log=quiet)
+    assert error.value.flag == "model" and not os.path.exists(tmp_path / "new.onnx")
+    assert (tmp_path / "old.onnx").read_bytes() == b"old"

@@ -306,3 +306,30 @@ def test_grpc_unavailable_is_retried_then_reported_and_rest_requests_time_out():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_server_and_client_commands_refuse_bad_input(model_base, tmp_path, capsys):
+    from serving import client, server
+
+    assert server.main(["--model_base_path", str(tmp_path / "nothing"), "--model_name", "m"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    os.makedirs(tmp_path / "empty")
+    assert server.main(["--model_base_path", str(tmp_path / "empty"), "--model_name", "m"]) == 2
+    assert "no servable versions" in capsys.readouterr().err
+    # A server that is not there: the client command fails cleanly and writes nothing.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    os.makedirs(tmp_path / "in")
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "in" / "0.png"), frames(1)[0, 2])
+    assert client.main(["deblur", str(tmp_path / "in"), str(tmp_path / "out"), "--grpc", f"127.0.0.1:{dead}",
+                        "--retries", "0", "--quiet"]) == 2
+    assert "UNAVAILABLE" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "out")
+    assert client.main(["deblur", str(tmp_path / "missing"), str(tmp_path / "out2"), "--quiet"]) == 2
+    assert "missing: no such file" in capsys.readouterr().err
+    assert client.main(["deblur", str(tmp_path / "in"), str(tmp_path / "out3"), "--server",
+                        f"http://127.0.0.1:{dead}", "--retries", "0", "--quiet"]) == 2
+    assert "cannot reach it" in capsys.readouterr().err and not os.path.exists(tmp_path / "out3")
