@@ -76,8 +76,9 @@ def run_with_session_loader(path, signature, inputs):
         return [session.run(sig.outputs["sharp"].name, {sig.inputs["frames"].name: x}) for x in inputs]
 
 
-def parity_rows(spn, path, count):
-    """Parity of the written SavedModel (loaded back, both loaders) with the Keras model."""
+def parity_rows(spn, models, path, count):
+    """Parity of the SavedModel written at `path` from `models` (loaded back, both loaders)
+    with those Keras models."""
     from export.windows import parity_windows
     from keras_spgan.inference.runners import KerasRunner, SavedModelRunner
 
@@ -86,7 +87,6 @@ def parity_rows(spn, path, count):
     runner = SavedModelRunner(path)
     rows = [parity.measure("saved_model:float", "float32", parity.run_all(runner, windows), keras_outputs, targets)]
     # serving_default through the C++-style session loader, against the Keras uint8 model.
-    models = build_models(spn)
     uint8_keras = models["serving_default"]
     as_uint8 = [np.round(w * 255.0).astype(np.uint8) for w in windows]
     served = [y[0] / 255.0 for y in run_with_session_loader(path, "serving_default", [w[None] for w in as_uint8])]
@@ -131,8 +131,8 @@ def export(model, out, name, version=None, overwrite=False, parity_windows=8, lo
     if parity_windows < 1:
         raise ConfigError("parity_windows", f"must be at least 1, got {parity_windows}")
     with atomic_output(target, overwrite=overwrite) as partial:
-        write_saved_model(spn, partial)
-        rows = parity_rows(spn, partial, parity_windows)
+        models = write_saved_model(spn, partial)
+        rows = parity_rows(spn, models, partial, parity_windows)
         log(parity.format_table(rows))
         parity.check(rows)
         report = {

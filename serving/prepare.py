@@ -15,6 +15,7 @@ import os
 import sys
 
 from keras_spgan.files import atomic_output
+from keras_spgan.inference.runners import saved_model_versions
 
 POLICIES = ("latest", "all", "specific")
 
@@ -102,8 +103,7 @@ def main(argv=None):
     if not os.path.isdir(base):
         print(f"error: --model_base_path: {base}: no such folder", file=sys.stderr)
         return 2
-    found = sorted(int(n) for n in os.listdir(base)
-                   if n.isdigit() and os.path.isfile(os.path.join(base, n, "saved_model.pb")))
+    found = saved_model_versions(base)
     if not found:
         print(f"error: --model_base_path: {base} has no version folders with a saved_model.pb "
               "(python -m export.saved_model writes them)", file=sys.stderr)

@@ -12,6 +12,8 @@ import dataclasses
 import os
 import threading
 
+from keras_spgan.inference.runners import saved_model_versions
+
 HTTP_STATUS = {
     "OK": 200, "CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400, "DEADLINE_EXCEEDED": 504,
     "NOT_FOUND": 404, "ALREADY_EXISTS": 409, "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429,
@@ -96,8 +98,7 @@ class Repository:
     def _load(config):
         if not os.path.isdir(config.base_path):
             raise FileNotFoundError(f"{config.base_path}: model base path of {config.name!r} does not exist")
-        found = sorted(int(n) for n in os.listdir(config.base_path)
-                       if n.isdigit() and os.path.isfile(os.path.join(config.base_path, n, "saved_model.pb")))
+        found = saved_model_versions(config.base_path)
         if config.policy == "latest":
             wanted = found[-config.num_versions:]
         elif config.policy == "all":

@@ -45,11 +45,11 @@ def frame_indices(clip, frames):
 
 def _runner(model):
     """(frames per window, function from RGB windows (B, T, H, W, 3) in [0, 1] to the RGB centre frame)."""
-    from keras_spgan.inference.runners import KerasRunner, Runner
+    from keras_spgan.inference.stream import as_runner
 
     if model is None:
         return 1, lambda windows: windows[:, windows.shape[1] // 2]
-    runner = model if isinstance(model, Runner) else KerasRunner(model)
+    runner = as_runner(model)
     return runner.num_frames, lambda windows: runner(np.asarray(windows))
 
 

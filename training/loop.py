@@ -16,7 +16,7 @@ import time
 import keras
 import numpy as np
 
-from keras_spgan.files import write_json
+from keras_spgan.files import atomic_output, write_json
 from keras_spgan.models.loading import MODEL_FILE
 from training import callbacks as cb
 from training import task
@@ -63,9 +63,8 @@ def check_model_dir(model_dir, config, is_chief):
 
 def _save_final(model, model_dir):
     final = os.path.join(model_dir, MODEL_FILE)
-    partial = os.path.join(model_dir, f"partial-{os.getpid()}.keras")
-    model.save(partial)
-    os.replace(partial, final)
+    with atomic_output(final, overwrite=True) as partial:  # keeps the .keras extension model.save wants
+        model.save(partial)
     return final
 
 

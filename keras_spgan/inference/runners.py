@@ -170,12 +170,12 @@ class OnnxRunner(Runner):
         return self.session.run(None, {self.input.name: windows})[0].astype(np.float32)
 
 
-def _newest_version(path):
-    """TF Serving's base path DIR/NAME holds numeric version folders; the newest is served."""
-    versions = [
-        int(n) for n in os.listdir(path) if n.isdigit() and os.path.isfile(os.path.join(path, n, SAVED_MODEL_FILE))
-    ]
-    return os.path.join(path, str(max(versions))) if versions else None
+def saved_model_versions(base):
+    """Version numbers, ascending, of the SavedModels in TF Serving's base folder DIR/NAME
+    (numeric folders holding a saved_model.pb; the newest is served by default)."""
+    return sorted(
+        int(n) for n in os.listdir(base) if n.isdigit() and os.path.isfile(os.path.join(base, n, SAVED_MODEL_FILE))
+    )
 
 
 def load_runner(path, num_threads=None, precision="float32"):
@@ -190,8 +190,10 @@ def load_runner(path, num_threads=None, precision="float32"):
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
             runner = SavedModelRunner(path)
-        elif _newest_version(path):
-            runner = SavedModelRunner(_newest_version(path))
+        else:
+            versions = saved_model_versions(path)
+            if versions:
+                runner = SavedModelRunner(os.path.join(path, str(versions[-1])))
     elif path.endswith(".tflite"):
         runner = TFLiteRunner(path, num_threads)
     elif path.endswith(".onnx"):
