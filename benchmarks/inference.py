@@ -1,16 +1,19 @@
 """Deblurring speed of the full-size SPN on 1280x720 frames, per backend and precision.
 
   python -m training.fit --strategy default              # a trained model: runs/spn (a few minutes)
-  python benchmarks/inference.py --model runs/spn [--runs 2] [--out benchmarks/results/inference.json]
+  python benchmarks/inference.py --model runs/spn [--windows 6] [--out benchmarks/results/inference.json]
 
-Per backend: seconds per 720p frame (median of --runs, after a warm-up),
+Per backend: seconds per 720p frame (median over --windows, after a warm-up),
 achieved conv FLOP/s as a fraction of the same machine's large-matmul FLOP/s
 at that precision (measured in the same run; int8 has no TF matmul to compare
 with and is given against fp32), file size where there is a file, and PSNR
 (BT.601 Y) of the output against the float32 Keras output and against the
 sharp target, next to float32's. Then peak RSS of `keras-spgan deblur`-style
 streaming at 720p whole-frame and at 4K with --tile, each in a process of its
-own. Data: the built-in sample's test clips, resized to 1280x720.
+own. Data: --windows windows spread over the built-in sample's two test clips,
+resized to 1280x720. int8 comes three ways: the default export (channel
+ranges equalized, float head), integer-only, and integer-only without the
+equalization (plain post-training quantization), to show what each part buys.
 """
 
 import argparse
@@ -37,10 +40,12 @@ def windows_720p(count):
     def load(path):
         return cv2.resize(read_rgb(path), (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
 
-    clip = load_clips(sample_data_dir(), "dvd", split="test")[0]
-    centres = np.linspace(2, clip.num_frames - 3, count).round().astype(int)
-    windows = [np.stack([load(clip.blurry[i]) for i in window_indices(clip.num_frames, 5, c)]) for c in centres]
-    return windows, [load(clip.sharp[c]) for c in centres]
+    clips = load_clips(sample_data_dir(), "dvd", split="test")
+    per_clip = [(count + len(clips) - 1 - n) // len(clips) for n in range(len(clips))]  # sums to count
+    picks = [(clip, c) for clip, k in zip(clips, per_clip)
+             for c in np.linspace(2, clip.num_frames - 3, k).round().astype(int)]
+    windows = [np.stack([load(clip.blurry[i]) for i in window_indices(clip.num_frames, 5, c)]) for clip, c in picks]
+    return windows, [load(clip.sharp[c]) for clip, c in picks]
 
 
 def spn_flops(spn, height, width):
@@ -63,7 +68,7 @@ def keras_backends(spn):
     def wrap(generator, jit=False):
         frames = keras.Input((5, None, None, 3), name="frames")
         model = keras.Model(frames, rgb_outputs(frames, generator, 5))
-        call = tf.function(lambda x: model(x, training=False), jit_compile=jit, reduce_retracing=True)
+        call = tf.function(lambda x: model(x, training=False), jit_compile=jit, reduce_retracing=True, autograph=False)
         return lambda x: np.asarray(call(x))
 
     folded = fold_temporal_convs(spn)
@@ -87,13 +92,21 @@ def file_backends(spn, model_path, workdir, calibration):
     onnx_path = os.path.join(workdir, "spn.onnx")
     onnx_export.export(spn, onnx_path, parity_windows=1, log=lambda *_: None)
     found["ONNX Runtime fp32"] = ("float32", load_runner(onnx_path), onnx_path)
-    for quantize in tflite.QUANTIZATIONS:
-        path = os.path.join(workdir, f"spn_{quantize}.tflite")
-        content = tflite.convert(spn, quantize, (HEIGHT, WIDTH), calibration if quantize == "int8" else None)
+    variants = [(q, {}, f"TFLite {q} (XNNPACK)") for q in tflite.QUANTIZATIONS] + [
+        ("int8", dict(integer_only=True), "TFLite int8 integer-only (XNNPACK)"),
+        ("int8", dict(integer_only=True, equalize=False), "TFLite int8 integer-only, not equalized (XNNPACK)"),
+    ]
+    for n, (quantize, options, name) in enumerate(variants):
+        path = os.path.join(workdir, f"spn_{n}_{quantize}.tflite")
+        content = tflite.convert(spn, quantize, (HEIGHT, WIDTH), calibration if quantize == "int8" else None,
+                                 **options)
         with open(path, "wb") as f:
             f.write(content)
         precision = {"none": "float32", "float16": "float32", "dynamic": "int8", "int8": "int8"}[quantize]
-        found[f"TFLite {quantize} (XNNPACK)"] = (precision, load_runner(path, num_threads=os.cpu_count()), path)
+        found[name] = (precision, load_runner(path, num_threads=os.cpu_count()), path)
+    # Thread scaling of the fastest form (XNNPACK's thread pool vs one thread).
+    int8_path = found["TFLite int8 (XNNPACK)"][2]
+    found["TFLite int8 (XNNPACK), 1 thread"] = ("int8", load_runner(int8_path, num_threads=1), int8_path)
     return found
 
 
@@ -103,11 +116,11 @@ def _size(path):
     return os.path.getsize(path)
 
 
-def time_backend(run, windows, runs):
+def time_backend(run, windows):
     run(windows[0][None])  # trace / allocate
     seconds, outputs = [], []
-    for i in range(runs):
-        window = windows[i % len(windows)][None]
+    for window in windows:
+        window = window[None]
         start = time.perf_counter()
         outputs.append(np.asarray(run(window))[0])
         seconds.append(time.perf_counter() - start)
@@ -144,7 +157,7 @@ def measure_rss(spn):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="runs/spn", help="trained SPN: training dir or .keras file")
-    parser.add_argument("--runs", type=int, default=2, help="timed 720p frames per backend")
+    parser.add_argument("--windows", type=int, default=6, help="720p windows timed and scored per backend")
     parser.add_argument("--calibration_windows", type=int, default=8)
     parser.add_argument("--skip_rss", action="store_true")
     parser.add_argument("--rss_only", action="store_true", help="only measure peak RSS, updating --out")
@@ -169,7 +182,7 @@ def main():
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
         return
-    windows, targets = windows_720p(max(args.runs, 1))
+    windows, targets = windows_720p(max(args.windows, 1))
     flops = spn_flops(spn, HEIGHT, WIDTH)
     reference = {"float32": matmul_flops(tf.float32), "bfloat16": matmul_flops(tf.bfloat16)}
     reference["int8"] = reference["float32"]
@@ -185,7 +198,7 @@ def main():
         backends.update(file_backends(spn, args.model, workdir, calibration))
         fp32_outputs = None
         for name, (precision, run, path) in backends.items():
-            seconds, outputs = time_backend(run, windows, args.runs)
+            seconds, outputs = time_backend(run, windows)
             if fp32_outputs is None:
                 fp32_outputs = outputs
             row = {

@@ -9,15 +9,18 @@ and returns the RGB centre frame float32 (1, H, W, 3) in [0, 1], for every
   none     float32 weights and activations
   float16  float16 weights, float32 compute (or float16 on GPU delegates)
   dynamic  int8 weights, activations quantized on the fly
-  int8     integer end to end (weights and activations), calibrated on
-           `--representative_data`; float only at the input QUANTIZE and
-           output DEQUANTIZE, so callers feed the same floats as for the others
+  int8     int8 weights and activations, calibrated on `--representative_data`,
+           except the head (one 3x3 conv to one channel, 0.1% of the work), the
+           residual add and the colour conversion back to RGB, which stay float32
+           (see export/quantization.py for why and what it buys);
+           `--integer_only` makes every op int8, for integer-only accelerators.
+           Float32 in and out, so callers feed the same floats as for the others
 
 TFLite's CONV_3D kernel is float only: a converter left alone keeps every
 Conv3D of an "int8" model in float, silently. So the network is first folded
 (`fold_temporal_convs`: each Conv3D becomes the exactly equivalent Conv2D over
 frames stacked as channels) and the int8 model's ops are checked: any float
-convolution fails the export.
+convolution but the head's fails the export.
 
 Beside FILE.tflite, FILE.tflite.json describes the input and output (layout,
 value range, frames per window) and holds the parity report.
@@ -36,24 +39,39 @@ PRECISION = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int
 COMPUTE_OPS = ("CONV_2D", "CONV_3D", "TRANSPOSE_CONV", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL")
 FLOAT_TYPES = (np.float32, np.float16)
 
-def deployable_model(spn, frame_size, fold=True):
-    """RGB window (1, T, H, W, 3) -> RGB centre frame, with the Conv3Ds folded into Conv2Ds."""
+def deployable_model(spn, frame_size, fold=True, equalize_on=None):
+    """RGB window (1, T, H, W, 3) -> RGB centre frame, with the Conv3Ds folded into Conv2Ds.
+    `equalize_on`: RGB windows to equalize the activations' channel ranges on (for int8;
+    needs `fold`, which makes the copy that gets rescaled)."""
     import keras
 
+    from export.quantization import equalize_activation_ranges
     from keras_spgan.archs.rgb import rgb_outputs
     from keras_spgan.archs.spn import fold_temporal_convs
+    from keras_spgan.colour import rgb_to_y
 
     frames = keras.Input((spn.num_frames, *frame_size, 3), batch_size=1, name="frames")
     generator = fold_temporal_convs(spn) if fold else spn
+    if equalize_on is not None and fold:
+        height, width = (d // 4 * 4 for d in frame_size)  # the SPN itself takes multiples of 4
+        equalize_activation_ranges(generator, [np.asarray(rgb_to_y(w[:, :height, :width])) for w in equalize_on])
     return keras.Model(frames, rgb_outputs(frames, generator, spn.num_frames), name="deblur")
 
 
-def convert(spn, quantize, frame_size, calibration=None, fold=True):
-    """The .tflite flatbuffer (bytes) of `spn` for `frame_size`; int8 needs calibration windows."""
+def convert(spn, quantize, frame_size, calibration=None, fold=True, integer_only=False, equalize=True):
+    """The .tflite flatbuffer (bytes) of `spn` for `frame_size`; int8 needs calibration windows
+    (and equalizes the activations' channel ranges on them unless `equalize` is False)."""
     import tensorflow as tf
+
+    from export.quantization import convert_int8
 
     if quantize not in QUANTIZATIONS:
         raise ConfigError("quantize", f"must be one of {QUANTIZATIONS}, got {quantize!r}")
+    if quantize == "int8":
+        if not calibration:
+            raise ConfigError("representative_data", "int8 needs calibration windows")
+        model = deployable_model(spn, frame_size, fold, equalize_on=calibration if equalize else None)
+        return convert_int8(model, calibration, integer_only)
     model = deployable_model(spn, frame_size, fold)
     with tempfile.TemporaryDirectory() as saved:
         # Keras 3 -> SavedModel -> converter is the route that works on TF 2.21 (platform facts).
@@ -63,18 +81,13 @@ def convert(spn, quantize, frame_size, calibration=None, fold=True):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        if quantize == "int8":
-            if not calibration:
-                raise ConfigError("representative_data", "int8 needs calibration windows")
-            converter.representative_dataset = lambda: ([w[None].astype(np.float32)] for w in calibration)
-            # Fail the conversion rather than fall back to float for an op without an int8 kernel.
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         return converter.convert()
 
 
-def list_ops(content):
-    """[(op name, dtypes of its float inputs)] of a .tflite model, as the flatbuffer holds it
-    (read without delegates, which would hide ops inside DELEGATE nodes)."""
+def _ops(content):
+    """[(op name, dtypes of its float inputs, first output tensor name)] of a .tflite model,
+    in execution order, as the flatbuffer holds it (read without delegates, which would
+    hide ops inside DELEGATE nodes)."""
     from keras_spgan.inference.runners import tflite_interpreter
 
     interpreter = tflite_interpreter(content=content, delegates=False)
@@ -83,14 +96,27 @@ def list_ops(content):
     for op in interpreter._get_ops_details():  # no public API lists a model's ops
         dtypes = {np.dtype(tensors[i]["dtype"]) for i in op["inputs"] if i >= 0}
         floats = sorted(d.name for d in dtypes if d in FLOAT_TYPES)
-        ops.append((op["op_name"], floats))
+        ops.append((op["op_name"], floats, tensors[op["outputs"][0]]["name"]))
     return ops
 
 
-def float_compute_ops(content):
-    """Convolutions / matmuls that take a float input: none may be left in an int8 model."""
-    ops = list_ops(content)
-    return sorted({f"{name}({','.join(floats)})" for name, floats in ops if name in COMPUTE_OPS and floats})
+def list_ops(content):
+    """[(op name, dtypes of its float inputs)] of a .tflite model."""
+    return [(name, floats) for name, floats, _ in _ops(content)]
+
+
+def float_compute_ops(content, float_head=False):
+    """Convolutions / matmuls that take a float input: none may be left in an int8 model
+    but, with `float_head`, those from the head conv on (the head and the colour
+    conversion back to RGB)."""
+    from export.quantization import HEAD_LAYER
+
+    ops = _ops(content)
+    tail = next((i for i, (_, _, output) in enumerate(ops) if f"/{HEAD_LAYER}" in output), len(ops))
+    return sorted({
+        f"{name}({','.join(floats)})" for i, (name, floats, _) in enumerate(ops)
+        if name in COMPUTE_OPS and floats and not (float_head and i >= tail)
+    })
 
 
 def sidecar_path(out):
@@ -98,7 +124,7 @@ def sidecar_path(out):
 
 
 def export(model, quantize, input_size, out, representative_data=None, calibration_windows=32,
-           parity_windows=8, overwrite=False, log=print):
+           parity_windows=8, overwrite=False, log=print, integer_only=False):
     """Converts, checks and writes `out` and its sidecar; returns the report."""
     from export.windows import parity_windows as sample_windows
     from export.windows import representative_windows
@@ -110,6 +136,8 @@ def export(model, quantize, input_size, out, representative_data=None, calibrati
     common.check_new_output(out, overwrite)
     if quantize not in QUANTIZATIONS:
         raise ConfigError("quantize", f"must be one of {QUANTIZATIONS}, got {quantize!r}")
+    if integer_only and quantize != "int8":
+        raise ConfigError("integer_only", f"applies to --quantize int8 only, not {quantize!r}")
     size = common.parse_input_size(input_size) if isinstance(input_size, str) else tuple(input_size)
     for flag, value in (("calibration_windows", calibration_windows), ("parity_windows", parity_windows)):
         if value < 1:
@@ -121,8 +149,8 @@ def export(model, quantize, input_size, out, representative_data=None, calibrati
         calibration = representative_windows(representative_data, spn.num_frames, size, calibration_windows)
         log(f"calibrating int8 on {len(calibration)} windows of {size[1]}x{size[0]} "
             f"from {representative_data or 'the built-in sample'}")
-    content = convert(spn, quantize, size, calibration)
-    failures = float_compute_ops(content) if quantize == "int8" else []
+    content = convert(spn, quantize, size, calibration, integer_only=integer_only)
+    failures = float_compute_ops(content, float_head=not integer_only) if quantize == "int8" else []
     if failures:
         raise parity.ParityError(f"the int8 model still computes in float: {', '.join(failures)}")
 
@@ -138,6 +166,8 @@ def export(model, quantize, input_size, out, representative_data=None, calibrati
         report = {
             "format": "tflite",
             "quantize": quantize,
+            "integer_only": integer_only,
+            "float_ops": sorted({f"{name}({','.join(floats)})" for name, floats in list_ops(content) if floats}),
             **common.io_description(spn.num_frames, size),
             "ops": sorted({name for name, _ in list_ops(content)}),
             "size_bytes": len(content),
@@ -162,6 +192,9 @@ def define_flags():
                      "default: the built-in sample's training clips.")
     flags.DEFINE_integer("calibration_windows", 32, "int8: windows used for calibration.")
     flags.DEFINE_integer("parity_windows", 8, "Sample-data windows the export is checked on.")
+    flags.DEFINE_boolean("integer_only", False,
+                         "int8: quantize the head too, so every op is int8 (for integer-only accelerators; "
+                         "costs about 0.1 dB).")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")
 
 
@@ -171,7 +204,8 @@ def main(argv):
     FLAGS = flags.FLAGS
     return common.run_main(
         lambda: export(FLAGS.model, FLAGS.quantize, FLAGS.input_size, FLAGS.out, FLAGS.representative_data,
-                       FLAGS.calibration_windows, FLAGS.parity_windows, FLAGS.overwrite),
+                       FLAGS.calibration_windows, FLAGS.parity_windows, FLAGS.overwrite,
+                       integer_only=FLAGS.integer_only),
         argv,
     )
 

@@ -1,0 +1,174 @@
+"""Full-integer (int8) TFLite conversion of a folded SPN, with its two accuracy fixes.
+
+Plain post-training int8 quantization of the SPN loses 0.1-0.6 dB against the
+sharp frames (depending on the content) although every layer's rounding error
+is nominal (RMSE ~0.29 of a quantization step, measured with TFLite's
+QuantizationDebugger). Two things make it worse than it needs to be:
+
+1. Activations are quantized per tensor, and their channels' ranges differ
+   (in the residual stream of the trained SPN: channel maxima from 5 to 43):
+   the small channels get few levels. `equalize_activation_ranges` rescales
+   every channel to the same range - exact in float, because each activation
+   is produced by a conv/BatchNorm (scale its output channel by 1/s; ReLU
+   commutes with a positive scale) and read only by convolutions (scale their
+   input channel by s). The residual stream is one group: its producer
+   (down2) and every block's last BatchNorm share one scale per channel, the
+   residual adds being linear. This is the activation-only form of SmoothQuant
+   / cross-layer equalization (alpha = 1 measured better than 0.5 and 0.8).
+2. The head predicts a small residual (a few 1/255) that is added to the input
+   luma. In int8 it goes through TANH, whose int8 output step is fixed at 1/128
+   - coarser than the residual itself. The head (a 3x3 conv to one channel:
+   0.1% of the network's multiply-adds) and what follows it (the residual add
+   and the colour conversion back to RGB) stay in float32.
+
+Measured on the full-size SPN at 1280x720 (benchmarks/inference.py):
+integer-only -0.087 dB against the sharp frames vs float32, 0.89 s/frame;
+both fixes +0.03 dB, 0.92 s/frame. `integer_only=True` keeps every op in
+int8, for accelerators that run integer ops only.
+"""
+
+import dataclasses
+import tempfile
+import warnings
+
+import numpy as np
+
+HEAD_LAYER = "head_conv"  # the float head starts at this layer's op
+
+
+def _in_axis(layer):
+    import keras
+
+    # Conv2D kernels are (kh, kw, in, out); Conv2DTranspose kernels are (kh, kw, out, in).
+    return -1 if isinstance(layer, keras.layers.Conv2DTranspose) else -2
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """One activation that can be rescaled per channel: the layers that produce it (their
+    output channels), the convolutions that read it (their input channels) and the layers
+    whose outputs are its quantized tensors. `side_by_side`: the producers' channels are
+    concatenated (the pyramid paths) rather than shared (the residual stream)."""
+
+    producers: list
+    consumers: list
+    probed: list
+    side_by_side: bool = False
+
+
+def equalization_groups(folded):
+    """The `Group`s of an SPN (folded or not), from its layer names."""
+    names = {layer.name for layer in folded.layers}
+    blocks = sum(1 for n in names if n.startswith("res") and n.endswith("_add"))
+    paths = sorted((n for n in names if n.startswith("pyramid_s") and n.count("_") == 1), key=lambda n: int(n[9:]))
+    res = [f"res{i}" for i in range(1, blocks + 1)]
+    return [
+        Group([f"{p}_conv3d" if f"{p}_conv3d" in names else f"{p}_conv2d" for p in paths], ["fusion_conv"], paths,
+              side_by_side=True),
+        Group(["fusion_conv"], ["down1_conv"], ["fusion_conv"]),
+        Group(["down1_bn"], ["down2_conv"], ["down1_relu"]),
+        # The residual stream: whatever is added to it is in the same channel space.
+        Group(["down2_bn"] + [f"{r}_b_bn" for r in res], [f"{r}_a_conv" for r in res] + ["up1_deconv"],
+              ["down2_relu"] + [f"{r}_b_bn" for r in res] + [f"{r}_add" for r in res]),
+        *[Group([f"{r}_a_bn"], [f"{r}_b_conv"], [f"{r}_a_relu"]) for r in res],
+        Group(["up1_bn"], ["up2_deconv"], ["up1_relu"]),
+        Group(["up2_bn"], [HEAD_LAYER], ["up2_relu"]),
+    ]
+
+
+def channel_maxima(model, layer_names, y_windows):
+    """{layer name: max |output| per channel} of `model` over `y_windows` (N, T, H, W, 1),
+    one window at a time (a 720p window's activations are ~2 GB)."""
+    import keras
+
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in layer_names])
+    maxima = {}
+    for window in y_windows:
+        for name, out in zip(layer_names, probe(window[None], training=False)):
+            m = np.asarray(keras.ops.max(keras.ops.abs(out), axis=(0, 1, 2)))
+            maxima[name] = np.maximum(maxima[name], m) if name in maxima else m
+    return maxima
+
+
+def equalize_activation_ranges(spn, y_windows):
+    """Rescales `spn` (an SPN or its `fold_temporal_convs` form) in place so that within
+    each activation every channel spans the same range on `y_windows`; the function the
+    network computes does not change (up to float rounding). Returns `spn`."""
+    groups = equalization_groups(spn)
+    maxima = channel_maxima(spn, sorted({n for g in groups for n in g.probed}), y_windows)
+    for group in groups:
+        stacked = [maxima[n] for n in group.probed]
+        ranges = np.concatenate(stacked) if group.side_by_side else np.max(stacked, axis=0)
+        alive = ranges > 0  # a channel never active on the data keeps its weights
+        if not alive.any():
+            continue
+        scale = np.ones_like(ranges)
+        scale[alive] = ranges[alive] / np.exp(np.mean(np.log(ranges[alive])))  # geometric mean 1
+        start = 0
+        for name in group.producers:
+            layer = spn.get_layer(name)
+            weights = layer.get_weights()
+            count = weights[0].shape[-1]
+            part = scale[start:start + count] if group.side_by_side else scale
+            start += count
+            weights[0] = weights[0] / part  # conv kernel (..., out) or BatchNorm gamma
+            weights[1] = weights[1] / part  # conv bias or BatchNorm beta
+            layer.set_weights(weights)
+        for name in group.consumers:
+            layer = spn.get_layer(name)
+            weights = layer.get_weights()
+            shape = [1] * weights[0].ndim
+            shape[_in_axis(layer)] = -1
+            weights[0] = weights[0] * scale.reshape(shape)
+            layer.set_weights(weights)
+    return spn
+
+
+def op_outputs(content):
+    """[(op name, first output tensor name)] of a .tflite model in execution order."""
+    from keras_spgan.inference.runners import tflite_interpreter
+
+    interpreter = tflite_interpreter(content=content, delegates=False)
+    names = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
+    return [(op["op_name"], names[op["outputs"][0]]) for op in interpreter._get_ops_details()]
+
+
+def head_nodes(float_content):
+    """Output tensor names of the ops from the head conv on, in a float .tflite model."""
+    ops = op_outputs(float_content)
+    first = next((i for i, (_, name) in enumerate(ops) if f"/{HEAD_LAYER}" in name), None)
+    if first is None:
+        raise ValueError(f"no {HEAD_LAYER} op in the model")
+    return [name for _, name in ops[first:]]
+
+
+def convert_int8(model, calibration, integer_only=False):
+    """int8 .tflite bytes of the deployable Keras `model` (RGB window -> RGB frame),
+    calibrated on `calibration` windows; float32 in and out."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as saved:
+        # Keras 3 -> SavedModel -> converter is the route that works on TF 2.21 (platform facts).
+        model.export(saved, verbose=False)
+
+        def converter(quantized_ops):
+            result = tf.lite.TFLiteConverter.from_saved_model(saved)
+            result.optimizations = [tf.lite.Optimize.DEFAULT]
+            result.representative_dataset = lambda: ([w[None].astype(np.float32)] for w in calibration)
+            result.target_spec.supported_ops = quantized_ops
+            return result
+
+        if integer_only:
+            # Fail the conversion rather than fall back to float for an op without an int8 kernel.
+            return converter([tf.lite.OpsSet.TFLITE_BUILTINS_INT8]).convert()
+        float_model = tf.lite.TFLiteConverter.from_saved_model(saved).convert()
+        with warnings.catch_warnings():  # the debugger builds a tf.lite.Interpreter, deprecated for LiteRT's
+            warnings.simplefilter("ignore", UserWarning)
+            # The public way to keep chosen ops in float (selective quantization).
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter([tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]),
+                debug_dataset=lambda: ([w[None].astype(np.float32)] for w in calibration[:1]),
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                    denylisted_nodes=head_nodes(float_model)),
+            )
+            return debugger.get_nondebug_quantized_model()
