@@ -1,6 +1,6 @@
 """Full-integer (int8) TFLite conversion of a folded SPN, with its two accuracy fixes.
 
-Plain post-training int8 quantization of the SPN loses 0.1-0.6 dB against the
+Plain post-training int8 quantization of the SPN loses 0.06-0.6 dB against the
 sharp frames (depending on the content) although every layer's rounding error
 is nominal (RMSE ~0.29 of a quantization step, measured with TFLite's
 QuantizationDebugger). Two things make it worse than it needs to be:
@@ -15,16 +15,17 @@ QuantizationDebugger). Two things make it worse than it needs to be:
    (down2) and every block's last BatchNorm share one scale per channel, the
    residual adds being linear. This is the activation-only form of SmoothQuant
    / cross-layer equalization (alpha = 1 measured better than 0.5 and 0.8).
-2. The head predicts a small residual (a few 1/255) that is added to the input
-   luma. In int8 it goes through TANH, whose int8 output step is fixed at 1/128
-   - coarser than the residual itself. The head (a 3x3 conv to one channel:
+2. The head's residual goes through TANH, whose int8 output step is fixed at
+   1/128 (two levels of an 8-bit frame), and is added to the input luma, so
+   that step lands in the output as it is. The head (a 3x3 conv to one channel:
    0.1% of the network's multiply-adds) and what follows it (the residual add
    and the colour conversion back to RGB) stay in float32.
 
-Measured on the full-size SPN at 1280x720 (benchmarks/inference.py):
-integer-only -0.087 dB against the sharp frames vs float32, 0.89 s/frame;
-both fixes +0.03 dB, 0.92 s/frame. `integer_only=True` keeps every op in
-int8, for accelerators that run integer ops only.
+Measured on the full-size SPN at 1280x720 (benchmarks/inference.py, 6 windows):
+plain int8 40.6 dB from float32 and -0.070 dB against the sharp frames,
+0.87 s/frame; equalized 42.3 dB, +0.053 dB, 0.88 s; equalized + float head
+44.6 dB, +0.068 dB, 0.90 s. `integer_only=True` keeps every op in int8 (still
+equalized), for accelerators that run integer ops only.
 """
 
 import dataclasses

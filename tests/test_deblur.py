@@ -153,6 +153,11 @@ def test_a_fixed_size_tflite_model_is_tiled_to_its_size(trained_tiny_spn, tmp_pa
     assert len(out) == 3 and out[0].shape == (40, 52, 3)
     keras_out = list(deblur_frames(frames, spn))
     assert np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(out, keras_out)]) < 1.0
+    # LiteRT defaults to one thread; a runner uses every core it may run on unless told otherwise.
+    from keras_spgan.inference.runners import TFLiteRunner, load_runner
+
+    assert TFLiteRunner(model).num_threads == len(os.sched_getaffinity(0))
+    assert load_runner(model, num_threads=1).num_threads == 1
 
 
 def _peak_bytes(spn, count, size=64):

@@ -127,11 +127,21 @@ def tflite_interpreter(path=None, content=None, num_threads=None, delegates=True
                        experimental_op_resolver_type=resolver)
 
 
+def usable_cpus():
+    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 class TFLiteRunner(Runner):
+    """A .tflite model through LiteRT with XNNPACK, on `num_threads` threads (default: every usable
+    core; LiteRT's own default is one thread, 1.7x slower on 2 cores for the int8 SPN)."""
+
     kind = "tflite"
 
     def __init__(self, path, num_threads=None):
         self.source = path
+        self.num_threads = num_threads or usable_cpus()
+        num_threads = self.num_threads
         try:
             self.interpreter = tflite_interpreter(path, num_threads=num_threads)
             self.interpreter.allocate_tensors()
