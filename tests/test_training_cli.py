@@ -124,6 +124,45 @@ def test_two_workers_end_with_identical_weights(tmp_path):
     assert (tmp_path / "model.keras").exists()
 
 
+def test_sigterm_to_one_worker_stops_every_worker_at_the_same_step_then_both_resume(tmp_path):
+    # A scheduler may signal the workers at different moments (or only one): a worker that
+    # stopped alone would leave the others waiting forever in the next step's all-reduce.
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    args = ["--strategy", "multi_worker", "--steps", "400", "--checkpoint_every", "1000", "--eval_every", "200",
+            "--model_dir", str(tmp_path)]
+
+    def start(steps_args):
+        return [start_fit(steps_args, TF_CONFIG=json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})) for i in range(2)]
+
+    processes = start(args)
+    deadline = time.time() + 180
+    while not (tmp_path / "logs" / "train").exists():  # the chief trains
+        assert time.time() < deadline and all(p.poll() is None for p in processes)
+        time.sleep(0.05)
+    time.sleep(2)
+    processes[1].send_signal(signal.SIGTERM)  # the non-chief only
+    outs = [p.communicate(timeout=120)[0] for p in processes]
+    steps = []
+    for process, out in zip(processes, outs):
+        assert process.returncode == 143, out
+        steps.append(int(re.search(r"stopped by SIGTERM.* at step (\d+)", out).group(1)))
+    assert steps[0] == steps[1] and 0 < steps[0] < 200, outs
+    assert "on another worker" in outs[0] and "on another worker" not in outs[1]
+    assert (tmp_path / "checkpoints" / f"ckpt-{steps[0]:09d}" / "state.json").exists()
+
+    more = args[:3] + [str(steps[0] + 2)] + args[4:]
+    processes = start(more)
+    outs = [p.communicate(timeout=300)[0] for p in processes]
+    for process, out in zip(processes, outs):
+        assert process.returncode == 0, out
+        assert f"resumed from step {steps[0]}" in out
+    chief = json.loads((tmp_path / "summary.json").read_text())
+    other = json.loads((tmp_path / "summary-worker-1.json").read_text())
+    assert chief["steps"] == other["steps"] == steps[0] + 2
+    np.testing.assert_allclose(chief["weights_digest"], other["weights_digest"], rtol=1e-6, atol=1e-7)
+
+
 def test_unknown_flag_fails_before_any_work(tmp_path):
     code, out = run_fit(["--stepz", "3", "--model_dir", str(tmp_path)], timeout=60)
     assert code != 0 and "stepz" in out

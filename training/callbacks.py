@@ -22,12 +22,31 @@ def current_step(model):
 
 
 class TrainingInterrupted(Exception):
-    """Raised out of fit after the checkpoint was saved on SIGTERM / SIGINT."""
+    """Raised out of fit after the checkpoint was saved on SIGTERM / SIGINT (here, or on
+    another worker of the same multi-worker run)."""
 
-    def __init__(self, signum, step):
-        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}")
+    def __init__(self, signum, step, elsewhere=False):
+        where = " on another worker" if elsewhere else ""
+        super().__init__(f"stopped by {signal.Signals(signum).name}{where} at step {step}")
         self.signum = signum
         self.step = step
+
+
+def any_worker(strategy):
+    """A function flag -> bool that is True on every worker as soon as one worker's flag is.
+
+    Under MultiWorkerMirroredStrategy it is an all-reduce of one number, so every worker
+    must call it at the same step (each does, after each step). Why: a scheduler may
+    signal the workers at different moments, or only one of them; a worker that stopped
+    alone would leave the others failing in the next step's all-reduce, unsaved."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return bool
+
+    def agree(flag):
+        flags = strategy.run(lambda: tf.constant(1.0 if flag else 0.0))
+        return float(strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None)) > 0
+
+    return agree
 
 
 class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
@@ -106,11 +125,14 @@ class StopAtStep(keras.callbacks.Callback):
 class Checkpointer(keras.callbacks.Callback):
     """Saves every `every` steps, at each epoch end (after the schedule
     callbacks updated their state: list it last), and on SIGTERM / SIGINT,
-    after which it raises TrainingInterrupted. A second Ctrl-C exits at once."""
+    after which it raises TrainingInterrupted. A second Ctrl-C exits at once.
+    `agree` (see `any_worker`) makes all workers stop at the same step when
+    any of them is signalled."""
 
-    def __init__(self, manager, every, state_fn, log=print):
+    def __init__(self, manager, every, state_fn, log=print, agree=bool):
         super().__init__()
         self.manager, self.every, self.state_fn, self.log = manager, every, state_fn, log
+        self.agree = agree
         self.signum = None
         self._previous = {}
 
@@ -133,10 +155,12 @@ class Checkpointer(keras.callbacks.Callback):
         return step, self.manager.save(self.model, step, self.state_fn())
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.signum is not None:
+        signalled = self.signum is not None
+        if self.agree(signalled):
             step, path = self.save()
-            self.log(f"\nsaved checkpoint at step {step}: {path}")
-            raise TrainingInterrupted(self.signum, step)
+            if path:  # only the chief writes
+                self.log(f"\nsaved checkpoint at step {step}: {path}")
+            raise TrainingInterrupted(self.signum or signal.SIGTERM, step, elsewhere=not signalled)
         if current_step(self.model) % self.every == 0:
             self.save()
 

@@ -136,7 +136,8 @@ def _train(config, strategy, log):
     baseline = task.input_psnr(val) if val is not None else None
     if val is None:
         log("no validation clips (no test split): no validation PSNR, no early stopping, no best weights")
-    checkpointer = cb.Checkpointer(manager, config.checkpoint_every, state_fn, log=log)
+    checkpointer = cb.Checkpointer(manager, config.checkpoint_every, state_fn, log=log,
+                                   agree=cb.any_worker(strategy))
     progress = cb.ProgressLog(steps, config.batch_size, baseline, log=log)
     callbacks = [cb.StopAtStep(steps), progress]
     if is_chief:
