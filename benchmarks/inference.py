@@ -103,7 +103,7 @@ def file_backends(spn, model_path, workdir, calibration):
         with open(path, "wb") as f:
             f.write(content)
         precision = {"none": "float32", "float16": "float32", "dynamic": "int8", "int8": "int8"}[quantize]
-        found[name] = (precision, load_runner(path, num_threads=os.cpu_count()), path)
+        found[name] = (precision, load_runner(path), path)  # every usable core
     # Thread scaling of the fastest form (XNNPACK's thread pool vs one thread).
     int8_path = found["TFLite int8 (XNNPACK)"][2]
     found["TFLite int8 (XNNPACK), 1 thread"] = ("int8", load_runner(int8_path, num_threads=1), int8_path)

@@ -125,22 +125,21 @@ def equalize_activation_ranges(spn, y_windows):
     return spn
 
 
-def op_outputs(content):
-    """[(op name, first output tensor name)] of a .tflite model in execution order."""
-    from keras_spgan.inference.runners import tflite_interpreter
-
-    interpreter = tflite_interpreter(content=content, delegates=False)
-    names = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
-    return [(op["op_name"], names[op["outputs"][0]]) for op in interpreter._get_ops_details()]
+def head_start(output_names):
+    """Index of the first op whose output comes from the head conv (None if there is none):
+    ops from there on stay float in the default int8 model."""
+    return next((i for i, name in enumerate(output_names) if f"/{HEAD_LAYER}" in name), None)
 
 
 def head_nodes(float_content):
     """Output tensor names of the ops from the head conv on, in a float .tflite model."""
-    ops = op_outputs(float_content)
-    first = next((i for i, (_, name) in enumerate(ops) if f"/{HEAD_LAYER}" in name), None)
+    from export.tflite import op_details
+
+    names = [output for _, _, output in op_details(float_content)]
+    first = head_start(names)
     if first is None:
         raise ValueError(f"no {HEAD_LAYER} op in the model")
-    return [name for _, name in ops[first:]]
+    return names[first:]
 
 
 def convert_int8(model, calibration, integer_only=False):

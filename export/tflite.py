@@ -84,7 +84,7 @@ def convert(spn, quantize, frame_size, calibration=None, fold=True, integer_only
         return converter.convert()
 
 
-def _ops(content):
+def op_details(content):
     """[(op name, dtypes of its float inputs, first output tensor name)] of a .tflite model,
     in execution order, as the flatbuffer holds it (read without delegates, which would
     hide ops inside DELEGATE nodes)."""
@@ -102,20 +102,20 @@ def _ops(content):
 
 def list_ops(content):
     """[(op name, dtypes of its float inputs)] of a .tflite model."""
-    return [(name, floats) for name, floats, _ in _ops(content)]
+    return [(name, floats) for name, floats, _ in op_details(content)]
 
 
 def float_compute_ops(content, float_head=False):
     """Convolutions / matmuls that take a float input: none may be left in an int8 model
     but, with `float_head`, those from the head conv on (the head and the colour
     conversion back to RGB)."""
-    from export.quantization import HEAD_LAYER
+    from export.quantization import head_start
 
-    ops = _ops(content)
-    tail = next((i for i, (_, _, output) in enumerate(ops) if f"/{HEAD_LAYER}" in output), len(ops))
+    ops = op_details(content)
+    tail = head_start([output for _, _, output in ops]) if float_head else None
     return sorted({
         f"{name}({','.join(floats)})" for i, (name, floats, _) in enumerate(ops)
-        if name in COMPUTE_OPS and floats and not (float_head and i >= tail)
+        if name in COMPUTE_OPS and floats and (tail is None or i < tail)
     })
 
 
@@ -154,6 +154,7 @@ def export(model, quantize, input_size, out, representative_data=None, calibrati
     if failures:
         raise parity.ParityError(f"the int8 model still computes in float: {', '.join(failures)}")
 
+    ops = list_ops(content)
     with atomic_output(out, overwrite=overwrite) as partial:
         with open(partial, "wb") as f:
             f.write(content)
@@ -167,9 +168,9 @@ def export(model, quantize, input_size, out, representative_data=None, calibrati
             "format": "tflite",
             "quantize": quantize,
             "integer_only": integer_only,
-            "float_ops": sorted({f"{name}({','.join(floats)})" for name, floats in list_ops(content) if floats}),
+            "float_ops": sorted({f"{name}({','.join(floats)})" for name, floats in ops if floats}),
             **common.io_description(spn.num_frames, size),
-            "ops": sorted({name for name, _ in list_ops(content)}),
+            "ops": sorted({name for name, _ in ops}),
             "size_bytes": len(content),
             "source_model": model if isinstance(model, str) else spn.name,
             "spn": spn.get_config(),

@@ -141,9 +141,8 @@ class TFLiteRunner(Runner):
     def __init__(self, path, num_threads=None):
         self.source = path
         self.num_threads = num_threads or usable_cpus()
-        num_threads = self.num_threads
         try:
-            self.interpreter = tflite_interpreter(path, num_threads=num_threads)
+            self.interpreter = tflite_interpreter(path, num_threads=self.num_threads)
             self.interpreter.allocate_tensors()
         except Exception as error:
             raise ModelLoadError(f"{path}: cannot be loaded as a TFLite model: {error}") from error
