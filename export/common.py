@@ -12,11 +12,11 @@ ENDS_OF_VIDEO = "replicate the first / last frame to fill the window at the ends
 
 
 def load_spn(path):
-    """The trained SPN at `path` (training model dir or .keras file), or ConfigError on --model."""
+    """The trained SPN at `path` (preset, training model dir or .keras file), or ConfigError on --model."""
     from keras_spgan.models.loading import ModelLoadError, load_generator
 
     if not path:
-        raise ConfigError("model", "is required: a training model dir or a .keras file")
+        raise ConfigError("model", "is required: a preset name, a training model dir or a .keras file")
     try:
         return load_generator(path)
     except ModelLoadError as error:

@@ -62,7 +62,7 @@ def export(model, out, parity_windows=8, overwrite=False, log=print):
 def define_flags():
     from absl import flags
 
-    flags.DEFINE_string("model", None, "Trained model: training model dir or .keras file (SPN or SPGAN).")
+    flags.DEFINE_string("model", None, "Trained model: a preset name (spn, spgan), a training model dir or a .keras file (SPN or SPGAN).")
     flags.DEFINE_string("out", None, "Output .onnx file.")
     flags.DEFINE_integer("parity_windows", 8, "Sample-data windows the export is checked on.")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")

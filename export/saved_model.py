@@ -154,7 +154,7 @@ def export(model, out, name, version=None, overwrite=False, parity_windows=8, lo
 def define_flags():
     from absl import flags
 
-    flags.DEFINE_string("model", None, "Trained model: training model dir or .keras file (SPN or SPGAN).")
+    flags.DEFINE_string("model", None, "Trained model: a preset name (spn, spgan), a training model dir or a .keras file (SPN or SPGAN).")
     flags.DEFINE_string("out", "models", "TF Serving model base folder; the export goes to OUT/NAME/VERSION.")
     flags.DEFINE_string("name", "deblur", "Model name (TF Serving's --model_name).")
     flags.DEFINE_integer("version", None, "Version number; default: one more than the newest in OUT/NAME.")

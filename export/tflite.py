@@ -184,7 +184,7 @@ def export(model, quantize, input_size, out, representative_data=None, calibrati
 def define_flags():
     from absl import flags
 
-    flags.DEFINE_string("model", None, "Trained model: training model dir or .keras file (SPN or SPGAN).")
+    flags.DEFINE_string("model", None, "Trained model: a preset name (spn, spgan), a training model dir or a .keras file (SPN or SPGAN).")
     flags.DEFINE_enum("quantize", "none", list(QUANTIZATIONS), "Weight / activation precision.")
     flags.DEFINE_string("input_size", "256x256", "Frame size HEIGHTxWIDTH the model takes (TFLite shapes are fixed).")
     flags.DEFINE_string("out", None, "Output .tflite file.")

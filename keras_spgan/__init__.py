@@ -30,6 +30,7 @@ from keras_spgan.models import SPGAN, ModelLoadError, load_generator, load_model
 from keras_spgan.deblur import deblur_video  # noqa: E402
 from keras_spgan.inference import load_runner  # noqa: E402
 from keras_spgan.inference.stream import deblur_frames  # noqa: E402
+from keras_spgan.presets import PresetError, default_preset, from_preset, list_presets  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -37,4 +38,5 @@ __all__ = [
     "ABLATION_SCALES", "PAPER_SCALES", "SPN", "SPGAN", "Discriminator", "RGBDeblurrer",
     "build_discriminator", "build_rgb_deblurrer", "build_spn", "colour", "losses", "metrics",
     "ModelLoadError", "load_generator", "load_model", "deblur_video", "deblur_frames", "load_runner",
+    "PresetError", "default_preset", "from_preset", "list_presets",
 ]

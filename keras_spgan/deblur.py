@@ -1,13 +1,15 @@
 """Deblur a video or a folder of frames:
 
+    keras-spgan deblur IN OUT                         (the default pretrained preset)
     keras-spgan deblur IN OUT --model runs/spn        (or: python -m keras_spgan.deblur IN OUT --model ...)
 
 IN is a video file (.mp4, .avi, .mkv, ...) or a folder of frames; so is OUT
 (a video if it has a video extension, else a folder of frames, named as IN's
 frames or numbered .png). Every input frame gets one output frame (the first
 and last frames are repeated to fill the window at the ends); size, frame
-count and fps are kept. --model is a training model dir or .keras file, a
-SavedModel dir, a .tflite or an .onnx file.
+count and fps are kept. --model is a preset name (spn, spgan; default: the
+default preset), a training model dir or .keras file, a SavedModel dir, a
+.tflite or an .onnx file.
 
 Memory is bounded by the window and --batch, not by the video's length, and
 by --tile on large frames (1080p, 4K). OUT is written under a temporary name
@@ -27,40 +29,9 @@ import numpy as np
 
 from keras_spgan.data.frames import FrameError
 from keras_spgan.inference.video_io import FOURCC, FrameSink, FrameSource, is_video_path
+from keras_spgan.progress import ProgressLine
 
 _END = object()
-
-
-class ProgressLine:
-    """"frames done/total | frames/s | ETA" on one line (a new line every 10% when not a terminal)."""
-
-    def __init__(self, total, stream=sys.stderr, enabled=True):
-        self.total, self.stream, self.enabled = total, stream, enabled
-        self.done, self.start, self.last_decile = 0, time.time(), -1
-
-    def update(self, count=1):
-        self.done += count
-        if not self.enabled:
-            return
-        elapsed = max(time.time() - self.start, 1e-9)
-        rate = self.done / elapsed
-        if self.total:
-            eta = (self.total - self.done) / rate if rate else 0.0
-            text = f"{self.done}/{self.total} frames | {rate:.2f} frames/s | ETA {int(eta // 60)}m{int(eta % 60):02d}s"
-        else:
-            text = f"{self.done} frames | {rate:.2f} frames/s"
-        if self.stream.isatty():
-            self.stream.write("\r" + text)
-            self.stream.flush()
-        else:
-            decile = int(10 * self.done / self.total) if self.total else self.done // 100
-            if decile != self.last_decile or self.done == self.total:
-                self.last_decile = decile
-                self.stream.write(text + "\n")
-
-    def close(self):
-        if self.enabled and self.stream.isatty():
-            self.stream.write("\n")
 
 
 def check_paths(in_path, out_path, overwrite=False):
@@ -127,9 +98,10 @@ class _Writer:
         self.thread.join()
 
 
-def deblur_video(in_path, out_path, model, *, batch=1, tile=None, overlap=64, side_by_side=False, fps=None,
+def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=64, side_by_side=False, fps=None,
                  overwrite=False, progress=True, precision="float32", in_flight=1):
-    """Deblurs the video or frame folder `in_path` into `out_path` (see the module docstring).
+    """Deblurs the video or frame folder `in_path` into `out_path` (see the module docstring)
+    with `model`: a preset name or path (None: the default preset), a Runner or a Keras SPN.
 
     Returns a summary: frames, size, fps, seconds, frames per second, and notes
     on converted input (grey, RGBA or 16-bit frames).
@@ -173,7 +145,8 @@ def parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="IN", help="video file or folder of frames")
     p.add_argument("output", metavar="OUT", help="video file (by extension) or folder of frames")
-    p.add_argument("--model", required=True, help="training model dir, .keras, SavedModel dir, .tflite or .onnx")
+    p.add_argument("--model", default=None, help="a preset name (spn, spgan; default: the default preset), a training "
+                   "model dir, .keras, SavedModel dir, .tflite or .onnx")
     p.add_argument("--batch", type=int, default=1, help="windows per model call (default 1)")
     p.add_argument("--tile", type=int, default=0, help="process SIZE x SIZE tiles (0: whole frames)")
     p.add_argument("--overlap", type=int, default=64, help="pixels tiles overlap by, blended (default 64)")
@@ -190,6 +163,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from keras_spgan.models.loading import ModelLoadError
+    from keras_spgan.presets import PresetError
 
     for flag, value, low in (("batch", args.batch, 1), ("overlap", args.overlap, 0), ("tile", args.tile, 0)):
         if value < low:
@@ -203,7 +177,7 @@ def main(argv=None):
         summary = deblur_video(args.input, args.output, args.model, batch=args.batch, tile=args.tile or None,
                                overlap=args.overlap, side_by_side=args.side_by_side, fps=args.fps,
                                overwrite=args.overwrite, progress=not args.quiet, precision=args.precision)
-    except ModelLoadError as error:
+    except (ModelLoadError, PresetError) as error:
         print(f"error: --model: {error}", file=sys.stderr)
         return 2
     except FrameError as error:

@@ -1,5 +1,6 @@
 import os
 
+import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -163,3 +164,47 @@ def test_bad_arguments_name_the_problem(clips, kwargs, match):
         training_dataset(clips, 5, **kwargs)
     with pytest.raises(ValueError, match="fewer than the window of 9"):
         training_dataset(clips, 9, crop=16)
+
+
+def _textured_jpeg_tree(root, count=6, height=72, width=88, quality=90):
+    """A DVD tree of noisy, chroma-subsampled JPEG frames (where fast and accurate DCTs differ)."""
+    rng = np.random.default_rng(3)
+    for kind in ("input", "GT"):
+        folder = os.path.join(root, "quantitative_datasets", "clip", kind)
+        os.makedirs(folder)
+        for i in range(count):
+            image = rng.integers(0, 256, (height, width, 3)).astype(np.uint8)
+            cv2.imwrite(os.path.join(folder, f"{i:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return root
+
+
+def test_jpeg_frames_decode_exactly_as_opencv_in_training_and_evaluation(tmp_path):
+    """Issue 15.8: TF's default fast IDCT is up to 8 levels off libjpeg's accurate one."""
+    root = _textured_jpeg_tree(str(tmp_path))
+    [clip] = load_clips(root, "dvd", "all")
+    reference = [cv2.imread(p)[..., ::-1].astype(np.float32) / 255 for p in clip.blurry]
+    targets = [cv2.imread(p)[..., ::-1].astype(np.float32) / 255 for p in clip.sharp]
+    for index, (window, sharp) in enumerate(evaluation_dataset(clip, 5, channels="rgb")):
+        np.testing.assert_array_equal(np.asarray(window)[0, 2], reference[index])
+        np.testing.assert_array_equal(np.asarray(sharp)[0], targets[index])
+    # Training crops (decode_and_crop_jpeg) at many offsets: the same pixels as the full decode.
+    dataset = training_dataset([clip], 5, batch_size=1, crop=40, channels="rgb", augment=False, seed=4)
+    for blurry, sharp in dataset.take(12):
+        crop = np.asarray(sharp)[0]
+        matches = [(t, l) for t in range(72 - 39) for l in range(88 - 39)
+                   for target in targets[2:4] if np.array_equal(target[t : t + 40, l : l + 40], crop)]
+        assert matches, "a training crop differs from OpenCV's decode of the same JPEG"
+
+
+def test_a_png_named_jpg_is_decoded_by_its_content(tmp_path):
+    """Issue 15.5: the format comes from the header, not the name."""
+    root = data_trees.make_dvd(str(tmp_path), videos=("a",), ext=".jpg", height=40, width=36)
+    path = os.path.join(root, "quantitative_datasets", "a", "input", "00003.jpg")
+    cv2.imwrite(path + ".png", cv2.cvtColor(data_trees.encoded_frame(3, 40, 36), cv2.COLOR_RGB2BGR))
+    os.replace(path + ".png", path)  # PNG bytes under a .jpg name
+    clips = load_clips(root, "dvd", "all", min_frames=5)
+    dataset = training_dataset(clips, 5, batch_size=2, crop=16, channels="rgb", augment=False, seed=0)
+    for blurry, sharp in dataset.take(3):
+        assert np.isfinite(np.asarray(blurry)).all()
+    window = next(iter(evaluation_dataset(clips[0], 5, channels="rgb").skip(3)))[0]
+    np.testing.assert_array_equal(np.round(np.asarray(window)[0, 2] * 255), data_trees.encoded_frame(3, 40, 36))

@@ -159,3 +159,52 @@ def test_mixed_precision_trains_in_bfloat16_and_saves_a_float32_model(tmp_path):
     saved = load_generator(str(tmp_path / "bf16"))
     assert {layer.compute_dtype for layer in saved.layers if isinstance(layer, keras.layers.Conv2D)} == {"float32"}
     assert_same_weights(saved, result.model, atol=0)
+
+
+def test_a_kill_right_after_a_validation_step_resumes_exactly(tmp_path):
+    """Issue 15.4: the checkpoint at a validation step holds the state after the validation's
+    plateau / best-weights bookkeeping, so the learning-rate cut is not late after a resume."""
+    import shutil
+
+    options = dict(plateau_patience=1, lr=3e-3, eval_every=2, checkpoint_every=2, keep_checkpoints=10)
+    straight = train(tmp_path / "straight", steps=8, **options)
+    # A run killed just after step 4's checkpoint: copy it, then resume to step 8.
+    killed = tmp_path / "killed" / "checkpoints"
+    killed.mkdir(parents=True)
+    shutil.copytree(tmp_path / "straight" / "checkpoints" / "ckpt-000000004", killed / "ckpt-000000004")
+    shutil.copy(tmp_path / "straight" / "run.json", tmp_path / "killed" / "run.json")
+    states = [json.loads((tmp_path / "straight" / "checkpoints" / f"ckpt-00000000{s}" / "state.json").read_text())
+              for s in (2, 4, 6, 8)]
+    assert len({s["learning_rate"] for s in states}) > 1  # the plateau did cut the learning rate
+    resumed = train(tmp_path / "killed", steps=8, **options)
+    assert resumed.resumed_from == 4
+    assert float(resumed.model.optimizer.learning_rate.numpy()) == pytest.approx(
+        float(straight.model.optimizer.learning_rate.numpy()))
+    resumed_state = json.loads((tmp_path / "killed" / "checkpoints" / "ckpt-000000008" / "state.json").read_text())
+    for key in ("learning_rate", "plateau"):
+        assert resumed_state[key] == states[-1][key]
+    assert_same_weights(straight.model, resumed.model, atol=1e-5)
+
+
+def _event_tags(folder):
+    """{tag: [steps]} of every summary in the event files under `folder`."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    tags = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if "tfevents" in name:
+                for event in EventFileLoader(os.path.join(root, name)).Load():
+                    for value in event.summary.value:
+                        tags.setdefault((os.path.relpath(root, folder), value.tag), []).append(event.step)
+    return tags
+
+
+def test_every_validation_reaches_tensorboard_whatever_the_step_count(tmp_path):
+    """Issue 15.3: with update_freq=N, an epoch ending on a step that is not a multiple of N
+    lost its scalars and images."""
+    train(tmp_path, steps=5, eval_every=3, checkpoint_every=3)  # epochs end at steps 3 and 5
+    tags = _event_tags(tmp_path / "logs")
+    assert len(tags[("validation", "epoch_psnr")]) == 2, tags.keys()
+    assert len(tags[("train", "epoch_loss")]) == 2
+    assert len(tags[("images", "blurry | restored | sharp")]) == 2

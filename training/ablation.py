@@ -35,7 +35,7 @@ def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, o
     """Trains each variant (resuming where possible), evaluates all; returns the result dict."""
     import keras
 
-    from keras_spgan.data import load_clips, sample_data_dir
+    from keras_spgan.data import load_clips, resolve_data_dir
     from keras_spgan.models import load_generator
     from training import evaluate, loop
 
@@ -53,7 +53,7 @@ def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, o
         if trained.interrupted:
             raise KeyboardInterrupt(f"interrupted while training {variant_name(scales)}; re-run to resume")
         runs.append((variant_name(scales), config.model_dir))
-    data_dir = base.data_dir or sample_data_dir()
+    data_dir = resolve_data_dir(base.data_dir)
     clips = [c for c in load_clips(data_dir, base.data_format, "test") if c.sharp is not None]
     if not clips:
         raise ConfigError("data_dir", f"{data_dir}: no test clips with sharp frames to evaluate the variants on")

@@ -125,14 +125,17 @@ class StopAtStep(keras.callbacks.Callback):
 class Checkpointer(keras.callbacks.Callback):
     """Saves every `every` steps, at each epoch end (after the schedule
     callbacks updated their state: list it last), and on SIGTERM / SIGINT,
-    after which it raises TrainingInterrupted. A second Ctrl-C exits at once.
+    after which it raises TrainingInterrupted. A step that ends an epoch
+    (`epoch_steps`) is saved only at the epoch end, after the validation,
+    plateau and best-weights bookkeeping, so a resume from it is exact. A second Ctrl-C exits at once.
     `agree` (see `any_worker`) makes all workers stop at the same step when
     any of them is signalled."""
 
-    def __init__(self, manager, every, state_fn, log=print, agree=bool):
+    def __init__(self, manager, every, state_fn, log=print, agree=bool, epoch_steps=None):
         super().__init__()
         self.manager, self.every, self.state_fn, self.log = manager, every, state_fn, log
         self.agree = agree
+        self.epoch_steps = epoch_steps
         self.signum = None
         self._previous = {}
 
@@ -154,18 +157,38 @@ class Checkpointer(keras.callbacks.Callback):
         step = current_step(self.model)
         return step, self.manager.save(self.model, step, self.state_fn())
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _stop_if_signalled(self):
         signalled = self.signum is not None
         if self.agree(signalled):
             step, path = self.save()
             if path:  # only the chief writes
                 self.log(f"\nsaved checkpoint at step {step}: {path}")
             raise TrainingInterrupted(self.signum or signal.SIGTERM, step, elsewhere=not signalled)
-        if current_step(self.model) % self.every == 0:
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = current_step(self.model)
+        if self.epoch_steps and step % self.epoch_steps == 0:
+            return  # the epoch ends here: save after validation and the schedule (on_epoch_end)
+        self._stop_if_signalled()
+        if step % self.every == 0:
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):
         self.save()
+        self._stop_if_signalled()
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard, with every epoch's scalars written whatever the step count.
+
+    With `update_freq=N`, Keras records batch summaries under a global
+    record_if(step % N == 0) that is still in force when the epoch ends, so an
+    epoch ending on any other step silently lost its scalars (and every other
+    summary written then, e.g. the images)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        with tf.summary.record_if(True):
+            super().on_epoch_end(epoch, logs)
 
 
 class ImageSummaries(keras.callbacks.Callback):
@@ -182,7 +205,7 @@ class ImageSummaries(keras.callbacks.Callback):
         restored = self.model(self.blurry, training=False)
         centre = self.blurry[:, self.blurry.shape[1] // 2]
         grid = tf.concat([centre, tf.clip_by_value(tf.cast(restored, tf.float32), 0, 1), self.sharp], axis=2)
-        with self.writer.as_default():
+        with self.writer.as_default():  # see TensorBoard above
             tf.summary.image("blurry | restored | sharp", grid, step=epoch + 1, max_outputs=len(grid))
         self.writer.flush()
 

@@ -14,6 +14,8 @@ from typing import Optional
 
 from keras_spgan.archs.discriminator import Discriminator
 from keras_spgan.archs.spn import PAPER_SCALES, SPN, validate_scales
+from keras_spgan.data.builtin import check as check_builtin, is_builtin
+from keras_spgan.presets import is_preset
 from keras_spgan.errors import ConfigError  # noqa: F401  (re-exported: training code raises it)
 
 MODELS = ("spn", "spgan", "spgan_plain")
@@ -119,12 +121,17 @@ class TrainConfig:
                 raise ConfigError("discriminator_config", "only applies to --model spgan / spgan_plain")
         _known_arguments("spn_config", self.spn_config, SPN, {"scales"})
         _known_arguments("discriminator_config", self.discriminator_config, Discriminator, {"space"})
-        if self.init_from is not None and not os.path.exists(self.init_from):
-            raise ConfigError("init_from", f"{self.init_from}: no such file or directory")
-        if self.data_dir is not None and not os.path.isdir(self.data_dir):
+        if self.init_from is not None and not os.path.exists(self.init_from) and not is_preset(self.init_from):
+            raise ConfigError("init_from", f"{self.init_from}: no such file or directory, nor a preset name")
+        if is_builtin(self.data_dir):
+            try:
+                check_builtin(self.data_dir)
+            except ValueError as error:
+                raise ConfigError("data_dir", str(error)) from None
+        elif self.data_dir is not None and not os.path.isdir(self.data_dir):
             raise ConfigError("data_dir", f"{self.data_dir}: no such directory")
-        if self.data_dir is None and self.data_format not in (None, "dvd"):
-            raise ConfigError("data_format", "given without --data_dir (the built-in sample data is in DVD layout)")
+        if (self.data_dir is None or is_builtin(self.data_dir)) and self.data_format not in (None, "dvd"):
+            raise ConfigError("data_format", "the built-in datasets are in DVD layout")
         return self
 
     def architecture(self):

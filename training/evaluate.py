@@ -180,14 +180,15 @@ def main(argv):
 def run(FLAGS):
     import keras
 
-    from keras_spgan.data import DatasetError, detect_format, load_clips, sample_data_dir
+    from keras_spgan.data import DatasetError, detect_format, load_clips, resolve_data_dir
+    from keras_spgan.data.builtin import is_builtin
     from keras_spgan.inference import load_runner
     from keras_spgan.models import ModelLoadError
 
     check_outputs(FLAGS.output)
     if FLAGS.crop_border < 0:
         raise ConfigError("crop_border", f"must be >= 0, got {FLAGS.crop_border}")
-    if FLAGS.data_dir is not None and not os.path.isdir(FLAGS.data_dir):
+    if FLAGS.data_dir is not None and not is_builtin(FLAGS.data_dir) and not os.path.isdir(FLAGS.data_dir):
         raise ConfigError("data_dir", f"{FLAGS.data_dir}: no such directory")
     models, names = [], []
     for spec in FLAGS.model or ["input"]:
@@ -200,8 +201,8 @@ def run(FLAGS):
                 raise ConfigError("model", str(error)) from None
         models.append(model)
         names.append(row_name(spec, names))
-    data_dir = FLAGS.data_dir or sample_data_dir()
     try:
+        data_dir = resolve_data_dir(FLAGS.data_dir)
         clips = load_clips(data_dir, FLAGS.data_format, FLAGS.split)
     except DatasetError as error:
         raise ConfigError("data_dir", str(error)) from None
@@ -236,10 +237,11 @@ def run(FLAGS):
 def define_flags():
     from absl import flags
 
-    flags.DEFINE_multi_string("model", None, "`input` (the blurry input), a training model dir, a .keras file, a SavedModel dir, "
+    flags.DEFINE_multi_string("model", None, "`input` (the blurry input), a preset name (spn, spgan), a training model dir, a .keras file, a SavedModel dir, "
                               "a .tflite or an .onnx file; "
                               "repeat for several rows.")
-    flags.DEFINE_string("data_dir", None, "Dataset root; default: the built-in sample dataset.")
+    flags.DEFINE_string("data_dir", None, "Dataset root, or builtin:sample (the default) / builtin:stills (held-out "
+                        "photo clips in its test split).")
     flags.DEFINE_enum("data_format", None, ["dvd", "gopro", "frames", "pairs"], "Dataset layout; default: detected.")
     flags.DEFINE_enum("split", "test", ["test", "train", "all"], "Which clips.")
     flags.DEFINE_enum("metric_space", "y", list(METRIC_SPACES), "Compute PSNR/SSIM on luma (y) or on RGB.")

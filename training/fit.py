@@ -30,8 +30,9 @@ _ = flags.DEFINE_string("scales", "1,3,5", "Pyramid scales (paper Table 3 varian
 _ = flags.DEFINE_string("spn_config", "", "JSON object (or .json file) of extra SPN arguments, e.g. "
                         '\'{"num_res_blocks": 3}\'.')
 _ = flags.DEFINE_string("discriminator_config", "", "JSON object (or .json file) of extra discriminator arguments.")
-_ = flags.DEFINE_string("init_from", None, "Start from this trained SPN (.keras file or model dir): how SPGAN starts.")
-_ = flags.DEFINE_string("data_dir", None, "Dataset root; default: the built-in sample dataset.")
+_ = flags.DEFINE_string("init_from", None, "Start from this trained SPN (a preset name, .keras file or model dir): how SPGAN starts.")
+_ = flags.DEFINE_string("data_dir", None, "Dataset root, or builtin:sample (the default) / builtin:stills (the "
+                        "presets' training set, made from permissively licensed photos).")
 _ = flags.DEFINE_enum("data_format", None, ["dvd", "gopro", "frames", "pairs"], "Dataset layout; default: detected.")
 _ = flags.DEFINE_integer("batch_size", 4, "Global batch size (paper: 4).")
 _ = flags.DEFINE_integer("crop", 128, "Training crop side in pixels (paper: 128).")

@@ -137,12 +137,12 @@ def _train(config, strategy, log):
     if val is None:
         log("no validation clips (no test split): no validation PSNR, no early stopping, no best weights")
     checkpointer = cb.Checkpointer(manager, config.checkpoint_every, state_fn, log=log,
-                                   agree=cb.any_worker(strategy))
+                                   agree=cb.any_worker(strategy), epoch_steps=config.eval_every)
     progress = cb.ProgressLog(steps, config.batch_size, baseline, log=log)
     callbacks = [cb.StopAtStep(steps), progress]
     if is_chief:
         logs = os.path.join(model_dir, "logs")
-        callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=min(25, config.eval_every)))
+        callbacks.append(cb.TensorBoard(logs, update_freq=min(25, config.eval_every)))
         if val is not None:
             callbacks.append(cb.ImageSummaries(logs, next(iter(val))))
     callbacks += [c for c in (plateau, best) if c is not None]

@@ -18,7 +18,7 @@ from keras_spgan.data import (
     DatasetError,
     load_clips,
     num_training_windows,
-    sample_data_dir,
+    resolve_data_dir,
     training_dataset,
     validation_dataset,
 )
@@ -37,8 +37,8 @@ class TrainingData:
 
 def load_data(config):
     """Reads and validates the train and test splits (before any model is built)."""
-    data_dir = config.data_dir or sample_data_dir()
     try:
+        data_dir = resolve_data_dir(config.data_dir)
         train = load_clips(data_dir, config.data_format, "train", min_frames=config.num_frames)
         val = load_clips(data_dir, config.data_format, "test")
     except DatasetError as error:

@@ -16,4 +16,5 @@ from keras_spgan.data.pipeline import (
     validation_dataset,
     window_indices,
 )
+from keras_spgan.data.builtin import resolve_data_dir
 from keras_spgan.data.sample import sample_data_dir

@@ -43,17 +43,15 @@ def window_indices(num_clip_frames, num_frames, centre):
 
 def _training_index(clips, num_frames):
     radius = num_frames // 2
-    blurry, sharp, sizes, jpeg = [], [], [], []
+    blurry, sharp, sizes = [], [], []
     for clip in clips:
         if clip.sharp is None:
             raise ValueError(f"{clip.folder}: training needs sharp frames")
-        is_jpeg = all(p.lower().endswith((".jpg", ".jpeg")) for p in clip.blurry + clip.sharp)
         for centre in range(radius, clip.num_frames - radius):
             blurry.append(clip.blurry[centre - radius : centre + radius + 1])
             sharp.append(clip.sharp[centre])
             sizes.append(clip.size)
-            jpeg.append(is_jpeg)
-    return blurry, sharp, sizes, jpeg
+    return blurry, sharp, sizes
 
 
 def _to_output(frames_uint8, channels):
@@ -61,25 +59,45 @@ def _to_output(frames_uint8, channels):
     return colour.rgb_to_y(frames) if channels == "y" else frames
 
 
-def _decode_crop(path, is_jpeg, top, left, crop):
+# JPEGs are decoded with libjpeg's accurate integer DCT, as OpenCV, PIL and
+# MATLAB decode them (TensorFlow's default fast DCT differs by up to 8 levels).
+# The format comes from the file's first bytes, never from its name.
+JPEG_DCT = "INTEGER_ACCURATE"
+
+
+def _is_jpeg(data):
+    return tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8")
+
+
+# decode_and_crop_jpeg gets the crop's outer columns wrong (chroma upsampling
+# without their neighbours, up to 22 levels): decode this much more, then crop.
+JPEG_CROP_MARGIN = 16
+
+
+def _decode_crop(path, size, top, left, crop):
     data = tf.io.read_file(path)
 
     def jpeg():
-        return tf.io.decode_and_crop_jpeg(data, tf.stack([top, left, crop, crop]), channels=3)
+        top0, left0 = tf.maximum(top - JPEG_CROP_MARGIN, 0), tf.maximum(left - JPEG_CROP_MARGIN, 0)
+        bottom = tf.minimum(top + crop + JPEG_CROP_MARGIN, size[0])
+        right = tf.minimum(left + crop + JPEG_CROP_MARGIN, size[1])
+        window = tf.stack([top0, left0, bottom - top0, right - left0])
+        image = tf.io.decode_and_crop_jpeg(data, window, channels=3, dct_method=JPEG_DCT)
+        return image[top - top0 : top - top0 + crop, left - left0 : left - left0 + crop]
 
     def other():
         return tf.image.crop_to_bounding_box(tf.io.decode_image(data, 3, expand_animations=False), top, left, crop, crop)
 
-    image = tf.cond(is_jpeg, jpeg, other)
+    image = tf.cond(_is_jpeg(data), jpeg, other)
     image.set_shape([crop, crop, 3])
     return image
 
 
 def _decode_window(entry, num_frames):
     """Index entry -> the same entry with full decoded frames in place of the paths."""
-    paths, sharp_path, size, is_jpeg = entry
+    paths, sharp_path, size = entry
     frames = tf.stack([_decode_full(paths[t]) for t in range(num_frames)])
-    return frames, _decode_full(sharp_path), size, is_jpeg
+    return frames, _decode_full(sharp_path), size
 
 
 def _augment(blurry, sharp, seeds):
@@ -148,11 +166,11 @@ def training_dataset(
             raise ValueError(f"{clip.folder}: frames of {clip.size[1]}x{clip.size[0]} are smaller than crop={crop}")
         if clip.num_frames < num_frames:
             raise ValueError(f"{clip.folder}: {clip.num_frames} frames, fewer than the window of {num_frames}")
-    blurry, sharp, sizes, jpeg = _training_index(clips, num_frames)
+    blurry, sharp, sizes = _training_index(clips, num_frames)
     if not blurry:
         raise ValueError("no training windows: every clip is shorter than the window")
 
-    columns = (tf.constant(blurry), tf.constant(sharp), tf.constant(sizes, tf.int32), tf.constant(jpeg))
+    columns = (tf.constant(blurry), tf.constant(sharp), tf.constant(sizes, tf.int32))
     per_replica_batch = batch_size
     shards = (1, 0)
     if input_context is not None:
@@ -178,13 +196,13 @@ def training_dataset(
         dataset = dataset.skip(int(start_batch) * per_replica_batch)
 
     def load(entry, seed_pair):
-        paths, sharp_path, size, is_jpeg = entry
+        paths, sharp_path, size = entry
         seeds = tf.random.experimental.stateless_split(seed_pair, 6)
         top = tf.random.stateless_uniform([], seeds[0], 0, size[0] - crop + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size[1] - crop + 1, dtype=tf.int32)
         if cache is None:
-            frames = tf.stack([_decode_crop(paths[t], is_jpeg, top, left, crop) for t in range(num_frames)])
-            target = _decode_crop(sharp_path, is_jpeg, top, left, crop)
+            frames = tf.stack([_decode_crop(paths[t], size, top, left, crop) for t in range(num_frames)])
+            target = _decode_crop(sharp_path, size, top, left, crop)
         else:  # paths and sharp_path are the decoded frames
             frames = paths[:, top : top + crop, left : left + crop]
             target = sharp_path[top : top + crop, left : left + crop]
@@ -209,7 +227,9 @@ def num_training_windows(clips, num_frames):
 
 
 def _decode_full(path):
-    image = tf.io.decode_image(tf.io.read_file(path), 3, expand_animations=False)
+    data = tf.io.read_file(path)
+    image = tf.cond(_is_jpeg(data), lambda: tf.io.decode_jpeg(data, 3, dct_method=JPEG_DCT),
+                    lambda: tf.io.decode_image(data, 3, expand_animations=False))
     image.set_shape([None, None, 3])
     return image
 

@@ -188,15 +188,16 @@ def saved_model_versions(base):
 
 
 def load_runner(path, num_threads=None, precision="float32"):
-    """A runner for the model at `path`: a training model dir or `.keras` file, a SavedModel
+    """A runner for the model at `path`: a preset name or folder, a training model dir or `.keras` file, a SavedModel
     dir (or TF Serving's base dir of numeric versions), a `.tflite` or an `.onnx` file.
     `precision` (float32, bfloat16, float16) applies to Keras models; exports carry their own."""
+    from keras_spgan import presets
     from keras_spgan.models.loading import load_generator
 
-    if not os.path.exists(path):
-        raise ModelLoadError(f"{path}: no such file or directory")
     runner = None
-    if os.path.isdir(path):
+    if presets.is_preset(path) or not os.path.exists(path):
+        pass  # load_generator loads presets and names what is missing
+    elif os.path.isdir(path):
         if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
             runner = SavedModelRunner(path)
         else:

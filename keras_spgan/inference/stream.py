@@ -25,9 +25,14 @@ _END = object()
 
 
 def as_runner(model, precision="float32"):
-    """A Runner from a path, a Runner, or a Keras SPN / SPGAN / RGBDeblurrer."""
+    """A Runner from a path or preset name, a Runner, or a Keras SPN / SPGAN / RGBDeblurrer;
+    None is the default preset (`keras_spgan.presets.default_preset`)."""
     if isinstance(model, Runner):
         return model
+    if model is None:
+        from keras_spgan.presets import default_preset
+
+        model = default_preset()
     if isinstance(model, str):
         return load_runner(model, precision=precision)
     from keras_spgan.inference.runners import KerasRunner
@@ -168,12 +173,12 @@ def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="fl
             yield from zip(done_centres, _to_uint8(future.result()))
 
 
-def deblur_frames(frames, model, *, batch=1, tile=None, overlap=64, precision="float32"):
+def deblur_frames(frames, model=None, *, batch=1, tile=None, overlap=64, precision="float32"):
     """Yields the deblurred frame (RGB uint8) for every frame of `frames`, in order.
 
     `frames`: any iterable of RGB uint8 (H, W, 3) arrays (grey, RGBA and 16-bit
-    are converted). `model`: a path (training dir, .keras, SavedModel, .tflite,
-    .onnx), a Runner, or a Keras SPN. `tile`: process tiles of this side (or
+    are converted). `model`: a preset name (None: the default preset), a path
+    (training dir, .keras, SavedModel, .tflite, .onnx), a Runner, or a Keras SPN. `tile`: process tiles of this side (or
     (h, w)) overlapping by `overlap` pixels, to bound memory on large frames;
     models with a fixed input size (TFLite) are tiled to their size anyway.
     `precision`: float32, or bfloat16 (about 2x faster on CPUs with AVX512-BF16,

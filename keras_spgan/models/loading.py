@@ -1,6 +1,6 @@
 """Load a trained generator from whatever training or the user hands us.
 
-Accepted: a `.keras` file holding an SPN, an SPGAN (its generator is used) or
+Accepted: a preset name or folder (`keras_spgan.presets`); a `.keras` file holding an SPN, an SPGAN (its generator is used) or
 an RGBDeblurrer (its SPN is used); or a training model dir, which holds
 `model.keras` once training finished and `checkpoints/ckpt-*/` while it runs
 (the newest checkpoint is used when there is no `model.keras`).
@@ -65,9 +65,18 @@ def load_checkpoint_model(path):
 
 
 def load_model(path, compile=False):
-    """The full model saved at `path` (`.keras` file, model dir or checkpoint dir)."""
+    """The full model saved at `path` (`.keras` file, model dir or checkpoint dir),
+    or the SPN of a preset (a shipped preset's name or a preset folder)."""
+    from keras_spgan import presets
+
+    if presets.is_preset(path):
+        try:
+            return presets.from_preset(path)
+        except (OSError, KeyError, ValueError) as error:
+            raise ModelLoadError(f"{path}: a broken preset: {error}") from error
     if not os.path.exists(path):
-        raise ModelLoadError(f"{path}: no such file or directory")
+        names = ", ".join(presets.list_presets()) or "none in this install"
+        raise ModelLoadError(f"{path}: no such file or directory, nor a preset name (presets: {names})")
     if os.path.isfile(path):
         if not path.endswith(".keras"):
             raise ModelLoadError(f"{path}: not a .keras file (or a training model dir)")
@@ -86,5 +95,5 @@ def load_model(path, compile=False):
 
 
 def load_generator(path):
-    """The SPN to deblur with, from a `.keras` file or a training model dir."""
+    """The SPN to deblur with, from a preset, a `.keras` file or a training model dir."""
     return as_generator(load_model(path), source=path)

@@ -1,0 +1,41 @@
+"""Named datasets that keras-spgan makes itself: `--data_dir builtin:NAME`.
+
+    builtin:sample   the small procedural sample (`keras_spgan.data.sample`): the default
+    builtin:stills   the presets' training set, clips filmed by a virtual camera over
+                     permissively licensed photos (`keras_spgan.data.training_set`)
+
+Both are built on first use into the cache and reused after that.
+"""
+
+from keras_spgan.data.layouts import DatasetError
+
+PREFIX = "builtin:"
+NAMES = ("sample", "stills")
+
+
+def is_builtin(data_dir):
+    return isinstance(data_dir, str) and data_dir.startswith(PREFIX)
+
+
+def check(data_dir):
+    """Raises DatasetError for an unknown builtin: name."""
+    if is_builtin(data_dir) and data_dir[len(PREFIX):] not in NAMES:
+        raise DatasetError(f"unknown built-in dataset {data_dir!r}; known: "
+                           f"{', '.join(PREFIX + n for n in NAMES)}")
+
+
+def resolve_data_dir(data_dir=None):
+    """A dataset folder: `data_dir` itself, or the built-in one it names (None: the sample)."""
+    if data_dir is None:
+        data_dir = PREFIX + "sample"
+    if not is_builtin(data_dir):
+        return data_dir
+    check(data_dir)
+    name = data_dir[len(PREFIX):]
+    if name == "sample":
+        from keras_spgan.data.sample import sample_data_dir
+
+        return sample_data_dir()
+    from keras_spgan.data.training_set import stills_data_dir
+
+    return stills_data_dir()

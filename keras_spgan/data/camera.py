@@ -1,0 +1,239 @@
+"""A virtual camera filming a still: blurry/sharp clips that look like hand-held video.
+
+One clip is a camera moving over a photograph (pan, zoom, small rotation and
+hand-shake), with up to two objects cut from other photographs moving on
+their own in front of it. Each blurry frame integrates the scene over its
+exposure: the mean of sub-frames in linear light (sRGB decoded), enough
+sub-frames that consecutive ones move less than about a pixel. Its sharp
+target is the scene at mid-exposure, as DVD's and GoPro's targets are. The
+blurry frames then get sensor noise (signal-dependent, in linear light) and
+JPEG or MPEG-4 compression at random strengths; targets stay clean.
+
+Motion is drawn per clip:
+- the blur length (path length of the image centre during one exposure) is a
+  target drawn from none (15%) to `max_blur` pixels, log-uniformly, so mild
+  and absent blur are as well covered as strong blur;
+- the exposure (fraction of the frame interval) from 0.25 to 1: the same blur
+  comes with small or large motion between frames;
+- the path is a drift whose direction turns, plus hand-shake (a sum of random
+  sinusoids, 0.2-2 cycles per frame), plus rotation and zoom drifts; it is
+  rescaled so that the mean blur length over the clip equals the target, and
+  varies from frame to frame as real shake does.
+
+Everything random comes from the `numpy.random.Generator` passed in.
+"""
+
+import dataclasses
+import os
+import tempfile
+
+import cv2
+import numpy as np
+
+from keras_spgan.data.blur import to_uint8
+
+FINE_STEPS = 64  # samples of the trajectory per frame interval (to measure path lengths)
+
+
+def srgb_to_linear(x):
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x):
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+@dataclasses.dataclass
+class ClipParams:
+    """What was drawn for one clip (recorded next to the clip)."""
+
+    blur: float  # target mean blur length, pixels
+    exposure: float  # fraction of the frame interval
+    scale: float  # source pixels per output pixel at t = 0
+    shake: float  # share of the motion that is hand-shake rather than drift
+    objects: int
+    noise: float  # read-noise sigma (linear light)
+    compression: str  # "none", "jpeg:<quality>" or "mpeg4"
+    blur_per_frame: tuple = ()
+
+
+def _trajectory(rng, num_frames, shake_share):
+    """Unscaled camera path: (t, 4) samples of (x, y, angle, log zoom) on a fine grid."""
+    t = np.arange(-2 * FINE_STEPS, (num_frames + 2) * FINE_STEPS) / FINE_STEPS
+    heading = rng.uniform(0, 2 * np.pi) + rng.normal(0, 0.3) * t  # a slowly turning drift
+    drift = np.stack([np.cos(heading), np.sin(heading)], 1)
+    drift_pos = np.cumsum(drift, 0) / FINE_STEPS
+    shake_pos = np.zeros_like(drift_pos)
+    for _ in range(4):
+        freq = rng.uniform(0.2, 2.0)
+        amp = rng.normal(0, 1, 2) / (2 * np.pi * freq)  # unit velocity amplitude
+        shake_pos += amp * np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi))[:, None]
+    shake_pos /= np.abs(np.diff(shake_pos, axis=0)).sum(1).mean() * FINE_STEPS + 1e-9
+    xy = (1 - shake_share) * drift_pos + shake_share * shake_pos
+    xy -= xy[len(t) // 2]  # the camera starts (mid-clip) on the centre of the source
+    angle = rng.normal(0, 0.004) * t + rng.normal(0, 0.002) * np.sin(2 * np.pi * rng.uniform(0.2, 2.0) * t)
+    zoom = (rng.normal(0, 0.01) * t) if rng.random() < 0.3 else np.zeros_like(t)
+    return t, np.column_stack([xy, angle, zoom])
+
+
+def _exposure_lengths(t, path, num_frames, exposure, radius):
+    """Mean path length of points within `radius` of the centre over each frame's exposure."""
+    lengths = []
+    for f in range(num_frames):
+        inside = np.abs(t - f) <= exposure / 2
+        p = path[inside]
+        step = np.hypot(*np.diff(p[:, :2], axis=0).T)
+        turn = np.abs(np.diff(p[:, 2])) * radius + np.abs(np.diff(p[:, 3])) * radius
+        lengths.append(float((step + turn).sum()))
+    return np.array(lengths)
+
+
+def _object(rng, source, size):
+    """A feathered patch cut from `source` and a velocity (pixels per frame) across the view."""
+    height, width = size
+    ph, pw = (int(rng.uniform(0.15, 0.4) * min(height, width)) for _ in range(2))
+    sh, sw = source.shape[:2]
+    top, left = int(rng.integers(0, max(sh - ph, 1))), int(rng.integers(0, max(sw - pw, 1)))
+    patch = source[top : top + ph, left : left + pw]
+    ph, pw = patch.shape[:2]
+    mask = np.zeros((ph, pw), np.float32)
+    if rng.random() < 0.5:
+        cv2.ellipse(mask, (pw // 2, ph // 2), (max(pw // 2 - 1, 1), max(ph // 2 - 1, 1)),
+                    float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+    else:
+        points = np.column_stack([rng.uniform(0, pw, 7), rng.uniform(0, ph, 7)]).astype(np.float32)
+        cv2.fillConvexPoly(mask, cv2.convexHull(points).astype(np.int32), 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.7)[..., None]
+    start = rng.uniform([0, 0], [width, height])
+    speed = rng.uniform(0, 25)
+    direction = rng.uniform(0, 2 * np.pi)
+    velocity = speed * np.array([np.cos(direction), np.sin(direction)])
+    return patch, mask, start, velocity
+
+
+def _composite(image, patch, mask, centre):
+    """`patch` over `image` (both linear float32) centred at `centre` (x, y), sub-pixel."""
+    ph, pw = patch.shape[:2]
+    height, width = image.shape[:2]
+    matrix = np.float32([[1, 0, centre[0] - pw / 2], [0, 1, centre[1] - ph / 2]])
+    layer = cv2.warpAffine(patch, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    alpha = alpha[..., None] if alpha.ndim == 2 else alpha
+    return alpha * layer + (1 - alpha) * image
+
+
+def _view(source, pose, origin, scale, size):
+    """The source (linear float32) as the camera at `pose` sees it, output pixels (H, W)."""
+    height, width = size
+    x, y, angle, log_zoom = pose
+    s = scale * np.exp(-log_zoom)
+    cos, sin = np.cos(angle) * s, np.sin(angle) * s
+    cx, cy = origin[0] + x * scale, origin[1] + y * scale
+    # Output pixel (u, v) -> source point c + s R (u - w/2, v - h/2).
+    matrix = np.float32([[cos, -sin, cx - cos * width / 2 + sin * height / 2],
+                         [sin, cos, cy - sin * width / 2 - cos * height / 2]])
+    return cv2.warpAffine(source, matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REFLECT_101)
+
+
+def draw_params(rng, max_blur=24.0, blur=None):
+    """Random ClipParams; `blur` fixes the blur length (held-out clips use a grid)."""
+    if blur is None:
+        blur = 0.0 if rng.random() < 0.15 else float(np.exp(rng.uniform(np.log(1.0), np.log(max_blur))))
+    exposure = float(rng.uniform(0.25, 1.0))
+    exposure = max(exposure, min(blur / 30.0, 1.0))  # at most ~30 px of motion between frames
+    kind = rng.random()
+    compression = "none" if kind < 0.3 else "mpeg4" if kind < 0.45 else f"jpeg:{int(rng.integers(50, 96))}"
+    return ClipParams(
+        blur=float(blur),
+        exposure=exposure,
+        scale=float(np.exp(rng.uniform(np.log(0.8), np.log(2.0)))),  # mostly down-sampled: sharp targets
+        shake=float(rng.uniform(0.0, 1.0)),
+        objects=int(rng.choice([0, 0, 1, 2])),
+        noise=float(rng.uniform(0.0, 0.012)) if rng.random() < 0.7 else 0.0,
+        compression=compression,
+    )
+
+
+def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sources=()):
+    """(blurry frames, sharp frames, params) of one clip; frames RGB uint8 (H, W, 3)."""
+    height, width = size
+    radius = 0.25 * min(height, width)  # rotation and zoom measured at this distance from the centre
+    t, path = _trajectory(rng, num_frames, params.shake)
+    lengths = _exposure_lengths(t, path, num_frames, params.exposure, radius)
+    path[:, :] *= params.blur / max(lengths.mean(), 1e-9)
+    lengths *= params.blur / max(lengths.mean(), 1e-9)
+    params.blur_per_frame = tuple(round(float(v), 2) for v in lengths)
+
+    # The source, scaled so that the camera's whole path stays mostly on it.
+    source = srgb_to_linear(still.astype(np.float32) / 255.0).astype(np.float32)
+    need = (2 * np.abs(path[:, :2]).max(0) + np.array([width, height]) * 1.1) * params.scale
+    fit = min(source.shape[1] / need[0], source.shape[0] / need[1])
+    if fit < 1:  # enlarge the source rather than look past its edges
+        params.scale *= fit
+    origin = np.array([source.shape[1] / 2, source.shape[0] / 2])
+
+    objects = []
+    for _ in range(params.objects):
+        pool = object_sources if len(object_sources) else [still]
+        other = pool[int(rng.integers(0, len(pool)))]
+        patch, mask, start, velocity = _object(rng, other, size)
+        objects.append((srgb_to_linear(patch.astype(np.float32) / 255.0).astype(np.float32), mask, start, velocity))
+
+    def scene(time):
+        pose = np.array([np.interp(time, t, path[:, k]) for k in range(4)])
+        image = _view(source, pose, origin, params.scale, size)
+        for patch, mask, start, velocity in objects:
+            image = _composite(image, patch, mask, start + velocity * time)
+        return image
+
+    blurry, sharp = [], []
+    for f in range(num_frames):
+        subframes = int(np.clip(np.ceil(lengths[f] + max(np.hypot(*o[3]) * params.exposure for o in objects)
+                                        if objects else lengths[f]), 1, 48)) | 1  # odd: the middle is t = f
+        times = f + (np.linspace(-0.5, 0.5, subframes) * params.exposure if subframes > 1 else np.zeros(1))
+        mean = np.mean([scene(time) for time in times], axis=0)
+        sharp.append(to_uint8(linear_to_srgb(scene(float(f)))))
+        if params.noise:
+            mean = mean + rng.normal(0, 1, mean.shape) * np.sqrt(params.noise**2 + 0.5 * params.noise * mean)
+        blurry.append(to_uint8(linear_to_srgb(mean)))
+    return _compress(blurry, params.compression), sharp, params
+
+
+def _compress(frames, compression):
+    if compression == "none":
+        return frames
+    if compression.startswith("jpeg:"):
+        quality = int(compression.split(":")[1])
+        return [_jpeg(frame, quality) for frame in frames]
+    return _mpeg4(frames)
+
+
+def _jpeg(frame, quality):
+    ok, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def _mpeg4(frames):
+    """A round trip through OpenCV's MPEG-4 Part 2 encoder (what `deblur` writes by default)."""
+    height, width = frames[0].shape[:2]
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "clip.mp4")
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
+        if not writer.isOpened():  # no encoder in this OpenCV build: fall back to JPEG
+            return [_jpeg(frame, 75) for frame in frames]
+        for frame in frames:
+            writer.write(np.ascontiguousarray(frame[..., ::-1]))
+        writer.release()
+        capture = cv2.VideoCapture(path)
+        decoded = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            decoded.append(np.ascontiguousarray(frame[..., ::-1]))
+        capture.release()
+    if len(decoded) != len(frames):
+        return [_jpeg(frame, 75) for frame in frames]
+    return decoded

@@ -1,0 +1,160 @@
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from keras_spgan.data import builtin, camera, load_clips, stills, training_set
+
+
+def _photo(seed, size=(160, 200)):
+    """A textured 'photo': smooth colour fields plus hard edges."""
+    rng = np.random.default_rng(seed)
+    image = cv2.resize(rng.integers(0, 256, (12, 15, 3)).astype(np.uint8), size[::-1], interpolation=cv2.INTER_CUBIC)
+    for _ in range(12):
+        x, y = int(rng.integers(0, size[1])), int(rng.integers(0, size[0]))
+        cv2.rectangle(image, (x, y), (x + 20, y + 12), tuple(int(c) for c in rng.integers(0, 256, 3)), -1)
+    return image
+
+
+def _psnr(a, b):
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def _clean(params):
+    params.noise, params.compression, params.objects = 0.0, "none", 0
+    return params
+
+
+def test_srgb_transfer_round_trips():
+    x = np.linspace(0, 1, 101)
+    np.testing.assert_allclose(camera.linear_to_srgb(camera.srgb_to_linear(x)), x, atol=1e-9)
+    assert camera.srgb_to_linear(np.array(0.5)) == pytest.approx(0.214, abs=1e-3)
+
+
+def test_blur_lengths_follow_the_target_and_no_blur_means_sharp_input():
+    photo = _photo(0)
+    psnrs = []
+    for blur in (0.0, 4.0, 12.0, 24.0):
+        rng = np.random.default_rng(3)
+        params = _clean(camera.draw_params(rng, blur=blur))
+        blurry, sharp, params = camera.render_clip(photo, rng, params, num_frames=6, size=(64, 96))
+        assert len(blurry) == len(sharp) == 6 and blurry[0].shape == (64, 96, 3) and blurry[0].dtype == np.uint8
+        assert np.mean(params.blur_per_frame) == pytest.approx(blur, rel=0.01, abs=1e-6)
+        psnrs.append(np.mean([_psnr(b, s) for b, s in zip(blurry, sharp)]))
+    assert psnrs[0] > 50  # no motion: the exposure is the sharp frame
+    assert psnrs[0] > psnrs[1] > psnrs[2] > psnrs[3]  # longer blur, further from sharp
+
+
+def test_clips_are_deterministic_and_degradations_touch_only_the_input():
+    photo, other = _photo(1), _photo(2)
+
+    def render(seed):
+        rng = np.random.default_rng(seed)
+        params = camera.draw_params(rng, blur=0.0)
+        params.noise, params.compression, params.objects = 0.01, "jpeg:60", 0
+        return camera.render_clip(photo, rng, params, num_frames=5, size=(64, 64), object_sources=[other])
+
+    a, b = render(5), render(5)
+    for x, y in zip(a[0] + a[1], b[0] + b[1]):
+        np.testing.assert_array_equal(x, y)
+    blurry, sharp, _ = a
+    assert 25 < np.mean([_psnr(x, y) for x, y in zip(blurry, sharp)]) < 45  # noise + JPEG, no blur
+
+
+def test_moving_objects_blur_locally():
+    photo, other = _photo(3), _photo(4)
+    rng = np.random.default_rng(11)
+    params = _clean(camera.draw_params(rng, blur=0.0))
+    params.objects = 2
+    blurry, sharp, _ = camera.render_clip(photo, rng, params, num_frames=5, size=(96, 96), object_sources=[other])
+    difference = np.abs(blurry[2].astype(float) - sharp[2].astype(float)).max(axis=2)
+    changed = (difference > 2).mean()
+    assert 0 < changed < 0.8  # the camera stands still: only the objects are blurred
+
+
+def test_every_bundled_still_has_a_licence_and_the_held_out_photos_are_bundled():
+    names = [s.name for s in stills.BUNDLED]
+    assert len(names) == len(set(names))
+    assert set(stills.HELD_OUT) <= set(names)
+    for still in stills.BUNDLED:
+        assert still.licence and still.credit
+    found = stills.available()
+    assert {s.name for s in found} == set(names)  # the test extra installs every package
+    image = stills.load(found[0])
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+def test_unknown_still_is_named():
+    with pytest.raises(ValueError, match="no_such_photo"):
+        stills.available(["no_such_photo"])
+
+
+def _own_stills(folder, count=3):
+    os.makedirs(folder)
+    for i in range(count):
+        cv2.imwrite(os.path.join(folder, f"photo{i}.png"), _photo(10 + i)[..., ::-1])
+    return folder
+
+
+def _args(tmp_path, *extra):
+    photos = _own_stills(str(tmp_path / "photos")) if not (tmp_path / "photos").exists() else str(tmp_path / "photos")
+    return ["--stills", photos, "--no_bundled", "--held_out", "photo2", "--clips_per_still", "2",
+            "--procedural", "1", "--held_out_clips", "3", "--frames", "5", "--size", "48x64", *extra]
+
+
+def test_the_training_set_command_writes_a_dvd_tree_with_split_and_sources(tmp_path, capsys):
+    out = str(tmp_path / "set")
+    assert training_set.main(_args(tmp_path, "--out", out)) == 0
+    assert capsys.readouterr().out.strip() == out
+    train = load_clips(out, "dvd", "train", min_frames=5)
+    test = load_clips(out, "dvd", "test")
+    assert len(train) == 2 * 2 + 1 and len(test) == 3
+    assert {c.name for c in test} == {"heldout_photo2_00", "heldout_photo2_01", "heldout_photo2_02"}
+    assert all(c.num_frames == 5 and c.size == (48, 64) for c in train + test)
+    with open(os.path.join(out, "sources.json")) as f:
+        sources = json.load(f)
+    assert sources["clips"] == {"train": 5, "test": 3} and sources["frames"] == 40
+    by_name = {s["name"]: s for s in sources["sources"]}
+    assert by_name["photo2"]["held_out"] and not by_name["photo0"]["held_out"]
+    with open(os.path.join(out, "clips.json")) as f:
+        clips = json.load(f)
+    assert [clips[f"heldout_photo2_0{k}"]["blur"] for k in range(3)] == [0.0, 12.0, 24.0]  # the grid
+    assert not any(r["source"] == "photo2" for r in clips.values() if r["split"] == "train")
+
+
+def test_the_same_arguments_give_the_same_bytes(tmp_path):
+    first, second = str(tmp_path / "a"), str(tmp_path / "b")
+    assert training_set.main(_args(tmp_path, "--out", first)) == 0
+    assert training_set.main(_args(tmp_path, "--out", second)) == 0
+    for root, _, files in os.walk(first):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as a, open(path.replace(first, second, 1), "rb") as b:
+                assert a.read() == b.read(), path
+
+
+def test_bad_arguments_are_named(tmp_path, capsys):
+    assert training_set.main(_args(tmp_path, "--out", str(tmp_path / "x"), "--held_out", "nope")) == 2
+    assert "--held_out" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert training_set.main(["--stills", str(tmp_path / "missing"), "--no_bundled"]) == 2
+    assert "--stills" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        training_set.main(["--size", "50x64"])
+    assert exit_info.value.code == 2
+    existing = tmp_path / "exists"
+    existing.mkdir()
+    assert training_set.main(_args(tmp_path, "--out", str(existing))) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_builtin_dataset_names_are_checked():
+    from training.config import ConfigError, TrainConfig
+
+    with pytest.raises(ConfigError, match="--data_dir: .*builtin:stills"):
+        TrainConfig(data_dir="builtin:nope").validate()
+    assert TrainConfig(data_dir="builtin:stills").validate().data_dir == "builtin:stills"
+    assert builtin.resolve_data_dir("/some/folder") == "/some/folder"

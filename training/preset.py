@@ -1,0 +1,233 @@
+"""Turn a training run into a shipped preset, with its measured numbers.
+
+    python -m training.preset --run runs/presets/spn --name spn --recipe training/recipes/spn.flags
+
+Takes the run's best weights (`best.weights.h5`, else its final model or
+newest checkpoint), stores them as a float16 preset (config.json, weights.h5,
+metadata.json) and measures, in the same command:
+
+- storage parity: the float16-stored preset against the trained float32
+  weights (PSNR of the outputs on the held-out clips);
+- the held-out photo clips (test split of `builtin:stills`, photos never
+  trained on) and the built-in sample's test clips: PSNR / SSIM on RGB and
+  on Y, blurry input beside the preset, and per blur length.
+
+The preset is written to keras_spgan/presets/NAME under a temporary name and
+renamed when complete; `default.json` then names whichever shipped preset
+restores the held-out clips best (RGB PSNR).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+
+DESCRIPTIONS = {
+    "spn": "SPN (1-3-5), the paper's full-size generator, trained with MSE on hand-held clips made from photos",
+    "spgan": "SPGAN: the SPN fine-tuned against the gradient-space discriminator",
+}
+
+
+def load_trained(run):
+    """The run's SPN with its best weights, rebuilt in float32; (spn, where the weights came from)."""
+    import keras
+
+    from keras_spgan.archs.spn import SPN
+    from keras_spgan.models.loading import as_generator, load_model
+
+    model = load_model(run)
+    source = run
+    best = os.path.join(run, "best.weights.h5")
+    if os.path.isdir(run) and os.path.isfile(best) and not os.path.isfile(os.path.join(run, "model.keras")):
+        model.load_weights(best)
+        source = best
+    trained = as_generator(model, run)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        config = trained.get_config()
+        config.update(synchronized_bn=False, frame_size=None)
+        spn = SPN.from_config(config)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    spn.set_weights(trained.get_weights())
+    return spn, source
+
+
+def _psnr(a, b):
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
+
+
+def storage_parity(spn, preset_spn, clips):
+    """Output PSNR (RGB, [0, 1]) of the stored preset against the trained weights."""
+    from keras_spgan.archs.rgb import build_rgb_deblurrer
+    from keras_spgan.data import evaluation_dataset
+
+    reference, stored = build_rgb_deblurrer(spn), build_rgb_deblurrer(preset_spn)
+    values, worst = [], 0.0
+    for clip in clips:
+        for window, _ in evaluation_dataset(clip, spn.num_frames, channels="rgb").take(2):
+            a, b = np.asarray(reference(window)), np.asarray(stored(window))
+            values.append(_psnr(a, b))
+            worst = max(worst, float(np.abs(a - b).max()))
+    return {"dtype": "float16", "psnr_vs_float32_db": float(np.mean(values)), "max_abs_diff": worst,
+            "windows": len(values)}
+
+
+def measure(spn, data_dir, log):
+    """{"rgb": {"input", "model"}, "y": {...}} averages plus per-clip rows on `data_dir`'s test split."""
+    from keras_spgan.data import load_clips
+    from training.evaluate import evaluate_row
+
+    clips = [c for c in load_clips(data_dir, "dvd", "test") if c.sharp is not None]
+    result = {"clips": len(clips), "frames": sum(c.num_frames for c in clips)}
+    for space in ("rgb", "y"):
+        rows = {"input": evaluate_row(None, clips, metric_space=space),
+                "model": evaluate_row(spn, clips, metric_space=space)}
+        result[space] = {name: row["average"] for name, row in rows.items()}
+        result[space]["gain_db"] = rows["model"]["average"]["psnr"] - rows["input"]["average"]["psnr"]
+        result[space]["per_clip"] = {c.name: {"input": rows["input"][c.name]["psnr"],
+                                              "model": rows["model"][c.name]["psnr"]} for c in clips}
+        log(f"  {space}: input {rows['input']['average']['psnr']:.2f} dB / {rows['input']['average']['ssim']:.4f}, "
+            f"model {rows['model']['average']['psnr']:.2f} dB / {rows['model']['average']['ssim']:.4f} "
+            f"({result[space]['gain_db']:+.2f} dB)")
+    return result
+
+
+def by_blur(measured, clips_json):
+    """Held-out RGB gain per blur length (the held-out clips sit on a grid of blur lengths)."""
+    with open(clips_json) as f:
+        drawn = json.load(f)
+    table = {}
+    for name, psnr in measured["rgb"]["per_clip"].items():
+        key = f"{drawn[name]['blur']:.1f}"
+        table.setdefault(key, []).append(psnr["model"] - psnr["input"])
+    return {k: float(np.mean(v)) for k, v in sorted(table.items(), key=lambda kv: float(kv[0]))}
+
+
+def training_record(run):
+    """Steps, precision and data of the run, from its own files."""
+    from keras_spgan.models.loading import checkpoint_paths
+
+    record = {}
+    run_json = os.path.join(run, "run.json")
+    if os.path.isfile(run_json):
+        with open(run_json) as f:
+            config = json.load(f)["config"]
+        record["config"] = {k: config[k] for k in ("model", "batch_size", "crop", "lr", "mixed_precision",
+                                                     "data_dir", "seed", "eval_every") if k in config}
+    checkpoints = checkpoint_paths(run)
+    if checkpoints:
+        step, path = checkpoints[-1]
+        with open(os.path.join(path, "state.json")) as f:
+            state = json.load(f)
+        record.update(steps=step, best_step=state["best"]["best_step"], best_val_psnr_db=state["best"]["best"],
+                      learning_rate=state["learning_rate"])
+    return record
+
+
+def choose_default(log):
+    """default.json: the shipped preset with the best held-out RGB PSNR."""
+    from keras_spgan import presets
+    from keras_spgan.files import write_json
+
+    scores = {}
+    for name in presets.list_presets():
+        held_out = presets.metadata(name).get("evaluation", {}).get("held_out_photos", {})
+        if "rgb" in held_out:
+            scores[name] = held_out["rgb"]["model"]["psnr"]
+    if not scores:
+        return None
+    best = max(scores, key=scores.get)
+    others = ", ".join(f"{n} {v:.2f} dB" for n, v in scores.items() if n != best) or "no other preset yet"
+    write_json(os.path.join(presets.PRESETS_DIR, presets.DEFAULT_FILE), {
+        "preset": best,
+        "why": f"best RGB PSNR on the held-out photo clips: {best} {scores[best]:.2f} dB ({others})",
+    })
+    log(f"default preset: {best}")
+    return best
+
+
+def make_preset(args, log=print):
+    import keras_spgan
+    from keras_spgan import presets
+    from keras_spgan.data import load_clips, resolve_data_dir
+
+    spn, source = load_trained(args.run)
+    log(f"weights: {source}")
+    stills_dir = resolve_data_dir("builtin:stills")
+    target = os.path.join(presets.PRESETS_DIR, args.name)
+    partial = f"{target}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        with open(os.path.join(stills_dir, "sources.json")) as f:
+            sources = json.load(f)
+        meta = {
+            "name": args.name,
+            "description": args.description or DESCRIPTIONS.get(args.name, ""),
+            "keras_spgan_version": keras_spgan.__version__,
+            "date": datetime.date.today().isoformat(),
+            "recipe": f"python -m training.fit --flagfile {args.recipe}" if args.recipe else None,
+            "training": training_record(args.run),
+            "training_data": {"dataset": "builtin:stills", "arguments": sources["arguments"],
+                              "clips": sources["clips"], "frames": sources["frames"],
+                              "photos": [s for s in sources["sources"] if not s["name"].startswith("procedural_")],
+                              "procedural_scenes": sum(s["name"].startswith("procedural_") for s in sources["sources"])},
+        }
+        presets.save_preset(spn, partial, meta)
+        stored = presets.from_preset(partial)
+        held_out_clips = [c for c in load_clips(stills_dir, "dvd", "test") if c.sharp is not None]
+        meta["storage"] = storage_parity(spn, stored, held_out_clips)
+        log(f"float16 storage: {meta['storage']['psnr_vs_float32_db']:.1f} dB from the float32 weights")
+        log("held-out photo clips:")
+        held_out = measure(stored, stills_dir, log)
+        held_out["rgb"]["gain_by_blur_length_db"] = by_blur(held_out, os.path.join(stills_dir, "clips.json"))
+        log("sample test clips:")
+        sample = measure(stored, resolve_data_dir("builtin:sample"), log)
+        meta["evaluation"] = {
+            "protocol": "every frame; outputs RGB rounded to 8 bits; PSNR/SSIM on RGB and on BT.601 Y, no border "
+                        "crop; averages are means over clips of per-clip means",
+            "held_out_photos": held_out,
+            "sample_test": sample,
+        }
+        presets.save_preset(spn, partial, meta)
+        if os.path.exists(target):
+            shutil.rmtree(target)
+        os.replace(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    log(f"wrote preset {target}")
+    choose_default(log)
+    return target
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.preset", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="training model dir (or .keras file)")
+    parser.add_argument("--name", required=True, help="preset name (a folder under keras_spgan/presets)")
+    parser.add_argument("--recipe", help="the flagfile the run was trained with (recorded in metadata.json)")
+    parser.add_argument("--description")
+    args = parser.parse_args(argv)
+    if not args.name.isidentifier():
+        parser.error(f"--name must be a plain name like spn, got {args.name!r}")
+    if not os.path.exists(args.run):
+        parser.error(f"--run: {args.run}: no such file or directory")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_spgan.models.loading import ModelLoadError
+
+    try:
+        make_preset(args, log=lambda line: print(line, file=sys.stderr))
+    except ModelLoadError as error:
+        print(f"error: --run: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
