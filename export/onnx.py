@@ -11,6 +11,7 @@ describes the interface and holds the parity report.
 import warnings
 
 from export import common, parity
+from keras_spgan import absl_cli
 from keras_spgan.errors import ConfigError
 
 def write_onnx(spn, path):
@@ -76,7 +77,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     define_flags()
-    app.run(main)
+    absl_cli.run(main)

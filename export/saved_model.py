@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from export import common, parity
+from keras_spgan import absl_cli
 from keras_spgan.errors import ConfigError
 
 SIGNATURES = ("serving_default", "float", "luma")
@@ -173,7 +174,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     define_flags()
-    app.run(main)
+    absl_cli.run(main)

@@ -31,6 +31,7 @@ import tempfile
 import numpy as np
 
 from export import common, parity
+from keras_spgan import absl_cli
 from keras_spgan.errors import ConfigError
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -212,7 +213,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     define_flags()
-    app.run(main)
+    absl_cli.run(main)

@@ -127,6 +127,8 @@ def test_error_clip_shorter_than_window(tmp_path):
 
 def test_error_empty_split_and_bad_split_file(tmp_path):
     root = data_trees.make_dvd(str(tmp_path / "dvd"), videos=("train_a",))
+    with open(os.path.join(root, "split.json"), "w") as f:
+        f.write('{"test": []}')
     with pytest.raises(DatasetError, match="the split has no clips"):
         load_clips(root, "dvd", "test")
     with open(os.path.join(root, "split.json"), "w") as f:
@@ -152,3 +154,22 @@ def test_validation_never_writes_into_the_dataset(tmp_path):
     for split in ("train", "test", "all"):
         layouts.load_clips(root, "dvd", split)
     assert data_trees.tree_listing(root) == before
+
+
+def test_a_tree_without_split_json_or_standard_names_gets_a_fixed_logged_split(tmp_path, caplog):
+    """Issue 15.1: a DVD-layout tree of other videos had an empty test split."""
+    names = tuple(f"walk_{i:02d}" for i in range(12))
+    root = data_trees.make_dvd(str(tmp_path / "dvd"), videos=names, count=5)
+    with caplog.at_level("WARNING"):
+        test = [c.name for c in load_clips(root, "dvd", "test")]
+    train = [c.name for c in load_clips(root, "dvd", "train")]
+    assert len(test) == 1 and set(test) | set(train) == set(names) and not set(test) & set(train)
+    assert f"the test split is {test[0]}" in caplog.text
+    assert [c.name for c in load_clips(root, "dvd", "test")] == test  # the same choice every time
+    frames_root = data_trees.make_frames(str(tmp_path / "frames"), clips=("a", "b", "c"))
+    frames_test = [c.name for c in load_clips(frames_root, "frames", "test")]
+    assert len(frames_test) == 1 and len(load_clips(frames_root, "frames", "train")) == 2
+    # One clip: it is both splits.
+    single = data_trees.make_dvd(str(tmp_path / "single"), videos=("only",), count=5)
+    assert [c.name for c in load_clips(single, "dvd", "test")] == ["only"]
+    assert [c.name for c in load_clips(single, "dvd", "train")] == ["only"]

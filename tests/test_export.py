@@ -162,7 +162,7 @@ def test_int8_is_integer_end_to_end_and_the_op_check_catches_conv3d(trained):
 
 def test_representative_data_from_a_folder_of_frames_or_videos(trained, tmp_path):
     from export.windows import representative_windows
-    from data_trees import write_frames
+    from tests.data_trees import write_frames
 
     write_frames(str(tmp_path / "frames"), 3, height=20, width=30)
     windows = representative_windows(str(tmp_path / "frames"), 5, (24, 24), count=8)
@@ -256,7 +256,7 @@ def test_saved_model_bad_input_names_the_flag(trained, tmp_path):
 def test_evaluate_measures_exported_models_like_the_keras_one(trained, tmp_path):
     import types
 
-    from data_trees import make_dvd
+    from tests.data_trees import make_dvd
     from training import evaluate
 
     spn, path = trained

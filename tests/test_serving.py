@@ -31,7 +31,7 @@ def model_base(trained_tiny_spn, tmp_path_factory):
 
     spn, _ = trained_tiny_spn
     out = str(tmp_path_factory.mktemp("served"))
-    from conftest import TINY_SPN
+    from tests.conftest import TINY_SPN
 
     saved_model.export(ks.build_spn(**TINY_SPN), out, "deblur", version=1, parity_windows=1, log=lambda *_: None)
     saved_model.export(spn, out, "deblur", version=2, parity_windows=1, log=lambda *_: None)

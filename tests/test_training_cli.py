@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import TINY_SPN
-from data_trees import make_dvd
+from tests.conftest import TINY_SPN
+from tests.data_trees import make_dvd
 
 TINY_FLAGS = [
     "--spn_config", json.dumps(TINY_SPN), "--crop", "32", "--val_crop", "32", "--val_windows", "4",
@@ -282,3 +282,33 @@ def test_a_short_fit_beats_the_blurry_input_on_the_sample_data(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["steps"] == 800
     assert summary["val_psnr"] > summary["input_val_psnr"] + 0.3, summary
+
+
+def test_the_readme_flow_synthesize_fit_evaluate_on_small_frames(tmp_path):
+    """Issue 15.2: synthesize wrote no split.json, and fit's 128 crop did not fit 120-px frames."""
+    sharp = tmp_path / "sharp"
+    sharp.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("walk", "bike", "park"):
+        writer = cv2.VideoWriter(str(sharp / f"{name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+        for _ in range(7):
+            writer.write(cv2.resize(rng.integers(0, 256, (15, 20, 3)).astype(np.uint8), (160, 120)))
+        writer.release()
+    dataset = tmp_path / "dataset"
+    result = subprocess.run([sys.executable, "-m", "keras_spgan.data.synthesize", str(sharp), str(dataset),
+                             "--mode", "shake"], capture_output=True, text=True, env=cli_env(), cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    split = json.loads((dataset / "split.json").read_text())
+    assert len(split["test"]) == 1 and split["test"][0] in ("walk", "bike", "park")
+    # fit with the default --crop 128 on 120-px frames: reduced to 120, with a warning.
+    code, out = run_fit(["--data_dir", str(dataset), "--steps", "2", "--model_dir", str(tmp_path / "run"),
+                         "--crop", "128"])
+    assert code == 0, out
+    assert "--crop 128 is larger than the smallest training frame side (120 px): training on 120 px crops" in out
+    report = tmp_path / "table.json"
+    result = subprocess.run([sys.executable, "-m", "training.evaluate", "--model", "input", "--model",
+                             str(tmp_path / "run"), "--data_dir", str(dataset), "--output", str(report),
+                             "--noprogress"], capture_output=True, text=True, env=cli_env(), cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(report.read_text())["rows"]
+    assert len(rows) == 2 and all(list(row) == [split["test"][0], "average"] for row in rows.values())

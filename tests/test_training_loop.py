@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import TINY_DISCRIMINATOR, TINY_SPN
+from tests.conftest import TINY_DISCRIMINATOR, TINY_SPN
 from keras_spgan import SPGAN, SPN, load_generator
 from training import loop
 from training.config import ConfigError, TrainConfig

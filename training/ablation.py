@@ -16,6 +16,7 @@ import sys
 
 from absl import app, flags
 
+from keras_spgan import absl_cli
 from training import fit  # noqa: F401  (defines the shared training flags)
 from training.config import ConfigError, parse_scales
 
@@ -75,7 +76,7 @@ def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, o
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag")
+        raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag", exitcode=2)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -102,4 +103,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    absl_cli.run(main)

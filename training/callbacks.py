@@ -232,7 +232,7 @@ class ProgressLog(keras.callbacks.Callback):
         line = (f"step {step}/{self.total} ({100 * step / self.total:.0f}%) | {rate:.2f} steps/s, "
                 f"{rate * self.batch_size:.1f} samples/s | ETA {_duration(eta)}")
         if logs and "val_psnr" in logs:
-            line += f" | val PSNR {logs['val_psnr']:.2f} dB"
+            line += f" | val PSNR (Y, crops) {logs['val_psnr']:.2f} dB"
             if self.baseline is not None:
                 line += f" (blurry input {self.baseline:.2f} dB)"
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))

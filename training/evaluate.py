@@ -24,6 +24,7 @@ import sys
 
 import numpy as np
 
+from keras_spgan import absl_cli
 from training.config import ConfigError
 
 INPUT_ROW = "INPUT"
@@ -56,28 +57,37 @@ def _runner(model):
 def evaluate_row(model, clips, *, metric_space="y", crop_border=0, frames="all", progress=None):
     """{video: {"psnr", "ssim"}, ..., "average": {...}} for one model: an SPN, a runner
     (any exported form, see `keras_spgan.inference`) or None (the blurry input)."""
+    return evaluate_rows(model, clips, metric_spaces=(metric_space,), crop_border=crop_border, frames=frames,
+                         progress=progress)[metric_space]
+
+
+def evaluate_rows(model, clips, *, metric_spaces=("y",), crop_border=0, frames="all", progress=None):
+    """{space: row} as `evaluate_row` gives, for several metric spaces from one pass of the model."""
     import tensorflow as tf
 
     from keras_spgan import metrics
     from keras_spgan.data import evaluation_dataset
 
     num_frames, run = _runner(model)
-    row = {}
+    rows = {space: {} for space in metric_spaces}
     for clip in clips:
         wanted = set(frame_indices(clip, frames))
-        values = {"psnr": [], "ssim": []}
+        values = {space: {"psnr": [], "ssim": []} for space in metric_spaces}
         for index, (window, sharp) in enumerate(evaluation_dataset(clip, num_frames, channels="rgb")):
             if index not in wanted:
                 continue
             output = tf.round(tf.clip_by_value(tf.cast(run(window), tf.float32), 0.0, 1.0) * 255.0) / 255.0
-            options = dict(space=metric_space, crop_border=crop_border)
-            values["psnr"].append(float(metrics.psnr(sharp, output, **options)[0]))
-            values["ssim"].append(float(metrics.ssim(sharp, output, **options)[0]))
+            for space in metric_spaces:
+                options = dict(space=space, crop_border=crop_border)
+                values[space]["psnr"].append(float(metrics.psnr(sharp, output, **options)[0]))
+                values[space]["ssim"].append(float(metrics.ssim(sharp, output, **options)[0]))
             if progress:
                 progress()
-        row[clip.name] = {name: float(np.mean(v)) for name, v in values.items()}
-    row["average"] = {name: float(np.mean([row[c.name][name] for c in clips])) for name in ("psnr", "ssim")}
-    return row
+        for space in metric_spaces:
+            rows[space][clip.name] = {name: float(np.mean(v)) for name, v in values[space].items()}
+    for row in rows.values():
+        row["average"] = {name: float(np.mean([row[c.name][name] for c in clips])) for name in ("psnr", "ssim")}
+    return rows
 
 
 def protocol(data_dir, data_format, split, metric_space, crop_border, frames):
@@ -201,14 +211,21 @@ def run(FLAGS):
                 raise ConfigError("model", str(error)) from None
         models.append(model)
         names.append(row_name(spec, names))
+    split = FLAGS.split
     try:
         data_dir = resolve_data_dir(FLAGS.data_dir)
-        clips = load_clips(data_dir, FLAGS.data_format, FLAGS.split)
+        clips = load_clips(data_dir, FLAGS.data_format, split)
     except DatasetError as error:
-        raise ConfigError("data_dir", str(error)) from None
+        if split != "test":
+            raise ConfigError("data_dir", str(error)) from None
+        try:  # e.g. split.json lists no test clip: measure every clip, and say so
+            clips, split = load_clips(data_dir, FLAGS.data_format, "all"), "all"
+        except DatasetError:
+            raise ConfigError("data_dir", str(error)) from None
+        print(f"note: {data_dir} has no test clips; evaluating all of its clips", file=sys.stderr)
     clips = [c for c in clips if c.sharp is not None]
     if not clips:
-        raise ConfigError("data_dir", f"{data_dir}: no {FLAGS.split} clips with sharp frames to compare with")
+        raise ConfigError("data_dir", f"{data_dir}: no {split} clips with sharp frames to compare with")
     for spec, model in zip(FLAGS.model or [], models):
         fixed = getattr(model, "frame_size", None)
         other = [c for c in clips if fixed and tuple(c.size) != tuple(fixed)]
@@ -218,7 +235,7 @@ def run(FLAGS):
     # Also checks every clip against --frames now, not after the first model.
     total = sum(len(frame_indices(c, FLAGS.frames)) for c in clips)
     fmt = FLAGS.data_format or detect_format(data_dir)
-    result = {"protocol": protocol(data_dir, fmt, FLAGS.split, FLAGS.metric_space, FLAGS.crop_border, FLAGS.frames),
+    result = {"protocol": protocol(data_dir, fmt, split, FLAGS.metric_space, FLAGS.crop_border, FLAGS.frames),
               "rows": {}}
     for name, model in zip(names, models):
         bar = keras.utils.Progbar(total, unit_name="frame") if FLAGS.progress else None
@@ -252,7 +269,5 @@ def define_flags():
 
 
 if __name__ == "__main__":
-    from absl import app
-
     define_flags()
-    app.run(main)
+    absl_cli.run(main)

@@ -16,6 +16,7 @@ import sys
 
 from absl import app, flags
 
+from keras_spgan import absl_cli
 from training.config import DEFAULT_STEPS, ConfigError, TrainConfig, parse_json_object, parse_scales
 
 FLAGS = flags.FLAGS
@@ -117,7 +118,7 @@ def config_and_strategy():
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag")
+        raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag", exitcode=2)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
@@ -139,4 +140,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    absl_cli.run(main)

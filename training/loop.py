@@ -134,6 +134,12 @@ def _train(config, strategy, log):
 
     val = task.val_dataset(config, data, strategy)
     baseline = task.input_psnr(val) if val is not None else None
+    if val is not None:
+        # Not training.evaluate's protocol (every frame, whole, RGB output rounded to 8 bits):
+        # say which numbers these are, so the two are not compared as if they were one.
+        windows = sum(int(b.shape[0]) for b, _ in val)
+        log(f"validation protocol: {windows} windows of the test split, centre crops of at most "
+            f"{config.val_crop} px, PSNR on Y in float; blurry input {baseline:.2f} dB")
     if val is None:
         log("no validation clips (no test split): no validation PSNR, no early stopping, no best weights")
     checkpointer = cb.Checkpointer(manager, config.checkpoint_every, state_fn, log=log,

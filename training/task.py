@@ -7,6 +7,7 @@ requires for a custom train_step (see platform facts).
 """
 
 import dataclasses
+import logging
 import math
 
 import keras
@@ -25,6 +26,8 @@ from keras_spgan.data import (
 from keras_spgan.models import SPGAN, ModelLoadError, load_generator
 from keras_spgan.models.spgan import ADAM_BETAS
 from training.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -48,7 +51,11 @@ def load_data(config):
     val = [clip for clip in val if clip.sharp is not None]
     smallest = min(min(clip.size) for clip in train)
     if smallest < config.crop:
-        raise ConfigError("crop", f"{config.crop} is larger than the smallest training frame side ({smallest} px)")
+        if smallest < 4:
+            raise ConfigError("crop", f"the smallest training frame side is {smallest} px: too small to train on")
+        log.warning("--crop %d is larger than the smallest training frame side (%d px): training on %d px crops",
+                    config.crop, smallest, smallest // 4 * 4)
+        config.crop = smallest // 4 * 4
     return TrainingData(data_dir, train, val, num_training_windows(train, config.num_frames))
 
 

@@ -55,6 +55,8 @@ class ClipParams:
     objects: int
     noise: float  # read-noise sigma (linear light)
     compression: str  # "none", "jpeg:<quality>" or "mpeg4"
+    gain: float = 1.0  # exposure of the scene (linear light; highlights clip above 1)
+    flat_regions: int = 0  # smooth walls / sky painted over the still
     blur_per_frame: tuple = ()
 
 
@@ -87,6 +89,27 @@ def _exposure_lengths(t, path, num_frames, exposure, radius):
         turn = np.abs(np.diff(p[:, 2])) * radius + np.abs(np.diff(p[:, 3])) * radius
         lengths.append(float((step + turn).sum()))
     return np.array(lengths)
+
+
+def _paint_flat_region(source, rng):
+    """A large smooth region (a wall, the sky, a table top) over part of the still: a gentle
+    gradient between two colours, often bright, with faint texture and a hard, feathered edge.
+    Real footage is full of them, photos of textured scenes much less, and a deblurring
+    network that has not seen them paints ringing and checkerboards into them."""
+    height, width = source.shape[:2]
+    centre = rng.uniform(0, 1, 2) * (width, height)
+    radius = rng.uniform(0.1, 0.3) * min(height, width)
+    points = centre + rng.uniform(-1, 1, (6, 2)) * radius * rng.uniform(0.5, 2.0, 2)
+    mask = np.zeros((height, width), np.float32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(points.astype(np.float32)).astype(np.int32), 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.8)[..., None]
+    colours = srgb_to_linear(rng.uniform(0.05, 1.0, (2, 3)) ** 0.5).astype(np.float32)  # biased to bright
+    ramp = (np.indices((height, width)).T @ rng.normal(0, 1, 2)).T
+    ramp = ((ramp - ramp.min()) / (np.ptp(ramp) + 1e-9))[..., None].astype(np.float32)
+    texture = cv2.resize(rng.normal(0, 1, (max(height // 16, 2), max(width // 16, 2), 1)).astype(np.float32),
+                         (width, height), interpolation=cv2.INTER_CUBIC)[..., None]
+    fill = (colours[0] * (1 - ramp) + colours[1] * ramp) * (1 + rng.uniform(0, 0.03) * texture)
+    return (mask * np.clip(fill, 0, 1) + (1 - mask) * source).astype(np.float32)
 
 
 def _object(rng, source, size):
@@ -148,11 +171,13 @@ def draw_params(rng, max_blur=24.0, blur=None):
     return ClipParams(
         blur=float(blur),
         exposure=exposure,
-        scale=float(np.exp(rng.uniform(np.log(0.8), np.log(2.0)))),  # mostly down-sampled: sharp targets
+        scale=float(np.exp(rng.uniform(np.log(0.6), np.log(2.0)))),  # mostly down-sampled: sharp targets
         shake=float(rng.uniform(0.0, 1.0)),
         objects=int(rng.choice([0, 0, 1, 2])),
         noise=float(rng.uniform(0.0, 0.012)) if rng.random() < 0.7 else 0.0,
         compression=compression,
+        gain=float(np.exp(rng.uniform(np.log(0.5), np.log(2.5)))) if rng.random() < 0.5 else 1.0,
+        flat_regions=int(rng.choice([0, 0, 1, 2])),
     )
 
 
@@ -168,6 +193,9 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
 
     # The source, scaled so that the camera's whole path stays mostly on it.
     source = srgb_to_linear(still.astype(np.float32) / 255.0).astype(np.float32)
+    for _ in range(params.flat_regions):
+        source = _paint_flat_region(source, rng)
+    source = np.minimum(source * params.gain, 1.0)
     need = (2 * np.abs(path[:, :2]).max(0) + np.array([width, height]) * 1.1) * params.scale
     fit = min(source.shape[1] / need[0], source.shape[0] / need[1])
     if fit < 1:  # enlarge the source rather than look past its edges

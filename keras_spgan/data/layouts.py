@@ -9,9 +9,10 @@
             (decoded once into frames under the cache directory, never into <root>)
 
 Any root may hold `split.json`, {"test": ["<clip>", ...]}, to choose its test
-clips (the built-in sample dataset does). Without it, dvd uses the standard
-split, gopro its folders, and frames/pairs use every clip for both splits
-(with a warning: validation then measures training data).
+clips (the built-in datasets do). Without it, every layout but gopro (whose
+folders are its split) takes the same rule: the standard test videos if the
+tree has any of them (DVD's 10), else a fixed tenth of the clips chosen by a
+hash of their names (logged); a tree of one clip uses it for both splits.
 """
 
 import dataclasses
@@ -92,15 +93,46 @@ def _split_file(root):
     return set(test)
 
 
-def _select(clips, split, test_names, root):
+TEST_SHARE = 0.1  # of the clips, when neither split.json nor standard test names choose them
+
+
+def default_test_names(names):
+    """A fixed tenth of `names` (at least one), chosen by a hash of each name: the same
+    clips whatever the order or the other names."""
+    count = max(1, round(TEST_SHARE * len(names)))
+    return sorted(sorted(names, key=lambda n: hashlib.sha1(n.encode()).hexdigest())[:count])
+
+
+def test_clip_names(clips, root, standard=()):
+    """The test clips' names and why: split.json if present, else the `standard` test
+    names present, else a deterministic tenth of the clips (at least one; a tree of one
+    clip uses it for both splits). The last two are logged, naming the clips."""
+    names = [c.name for c in clips]
+    from_file = _split_file(root)
+    if from_file is not None:
+        unknown = from_file - set(names)
+        if unknown:
+            raise DatasetError(f"{root}: split.json names clips that do not exist: {sorted(unknown)}")
+        return from_file
+    chosen = set(standard) & set(names)
+    if chosen:
+        return chosen
+    if len(names) < 2:
+        log.warning("%s has one clip and no split.json: it is used for training and for validation", root)
+        return set(names)
+    chosen = set(default_test_names(names))
+    log.warning("%s has no split.json%s: the test split is %s (a fixed choice; write split.json "
+                '{"test": [...]} to choose)', root, " and none of the standard test videos" if standard else "",
+                ", ".join(sorted(chosen)))
+    return chosen
+
+
+def _select(clips, split, root, standard=()):
     if split == "all":
         return clips
-    if test_names is None:
-        log.warning("%s has no split.json: the %s split is every clip", root, split)
-        return clips
-    unknown = test_names - {c.name for c in clips}
-    if unknown:
-        raise DatasetError(f"{root}: split.json names clips that do not exist: {sorted(unknown)}")
+    test_names = test_clip_names(clips, root, standard)
+    if len(clips) < 2 and test_names == {c.name for c in clips}:
+        return clips  # one clip: both splits
     return [c for c in clips if (c.name in test_names) == (split == "test")]
 
 
@@ -110,11 +142,7 @@ def read_dvd(root, split="train"):
         return [_frames_clip(v, os.path.join(base, v, "input")) for v in _subdirs(base)]
     base = _require_dir(os.path.join(root, "quantitative_datasets"), "DVD quantitative_datasets folder")
     clips = [_frames_clip(v, os.path.join(base, v, "input"), os.path.join(base, v, "GT")) for v in _subdirs(base)]
-    test_names = _split_file(root)
-    if test_names is None and split != "all":
-        test_names = set(DVD_TEST_VIDEOS)
-        return [c for c in clips if (c.name in test_names) == (split == "test")]
-    return _select(clips, split, test_names, root)
+    return _select(clips, split, root, standard=DVD_TEST_VIDEOS)
 
 
 def read_gopro(root, split="train", blur="blur"):
@@ -138,7 +166,7 @@ def read_frames(root, split="train"):
     if frame_files.list_frames(blurry_root):  # a single clip, images directly in blurry/
         return [_frames_clip(os.path.basename(os.path.abspath(root)), blurry_root, sharp_root)]
     clips = [_frames_clip(c, os.path.join(blurry_root, c), os.path.join(sharp_root, c)) for c in _subdirs(blurry_root)]
-    return _select(clips, split, _split_file(root), root)
+    return _select(clips, split, root)
 
 
 def default_cache_dir():
@@ -184,7 +212,7 @@ def read_pairs(root, split="train", cache_dir=None):
                 _extract_video(sharp_path, cache_dir),
             )
         )
-    return _select(clips, split, _split_file(root), root)
+    return _select(clips, split, root)
 
 
 def detect_format(root):

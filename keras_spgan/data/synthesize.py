@@ -5,7 +5,8 @@
 
 IN is a video file, a folder of frames, or a folder holding several of either
 (each one a sharp video). OUT receives quantitative_datasets/<video>/{input,GT}/
-as the readers expect (`--data_format dvd`). It is written under a temporary
+as the readers expect (`--data_format dvd`), and split.json naming the test
+videos (--test NAME, repeatable; default: a fixed tenth of them, at least one). It is written under a temporary
 name and renamed when complete; an existing OUT is refused without --overwrite.
 
 --mode average  high-frame-rate footage (120-240 fps): every output frame is the
@@ -18,6 +19,7 @@ name and renamed when complete; an existing OUT is refused without --overwrite.
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -28,6 +30,7 @@ from keras.utils import Progbar
 
 from keras_spgan.data import blur
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameError, list_frames, natural_key, read_rgb, write_rgb
+from keras_spgan.data.layouts import default_test_names
 from keras_spgan.data.video import iter_video_rgb
 
 
@@ -90,6 +93,9 @@ def _pairs(frames, args, rng):
 
 def synthesize(args):
     sources = find_sources(args.input)
+    unknown = sorted(set(args.test or ()) - {name for name, _, _ in sources})
+    if unknown:
+        raise FrameError(f"--test: no source video named {unknown}; sources: {', '.join(n for n, _, _ in sources)}")
     if os.path.exists(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output}: already exists (pass --overwrite to replace it)")
     partial = f"{args.output.rstrip(os.sep)}.partial-{os.getpid()}"
@@ -111,6 +117,11 @@ def synthesize(args):
             print(f"{name}: {count} frames", file=sys.stderr)
             if count == 0:
                 raise FrameError(f"{path}: too few frames (--mode {args.mode} needs at least {args.frames})")
+        names = [name for name, _, _ in sources]
+        test = args.test or (default_test_names(names) if len(names) > 1 else names)
+        with open(os.path.join(partial, "split.json"), "w") as f:
+            json.dump({"test": test}, f)
+        print(f"test split: {', '.join(test)} (split.json)", file=sys.stderr)
         if os.path.exists(args.output):
             shutil.rmtree(args.output)
         os.replace(partial, args.output)
@@ -134,6 +145,9 @@ def parse_args(argv):
     parser.add_argument("--object_motion", type=float, default=0.0, help="shake: object travel per exposure (pixels)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jpeg_quality", type=int, default=95)
+    parser.add_argument("--test", action="append", default=None, metavar="NAME",
+                        help="a source video for the test split (repeatable; default: a fixed tenth of them, "
+                             "at least one, written to split.json)")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     if args.frames < 1 or args.frames % 2 == 0:

@@ -42,7 +42,7 @@ from keras_spgan.data.layouts import default_cache_dir
 from keras_spgan.data.video import iter_video_rgb
 from keras_spgan.progress import ProgressLine
 
-VERSION = 1
+VERSION = 2  # 2: exposure gain and flat regions (walls, sky) in the virtual scenes
 DEFAULTS = {
     "clips_per_still": 60,
     "procedural": 120,
