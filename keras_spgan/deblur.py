@@ -114,7 +114,8 @@ def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=6
     height, width = source.size
     fps = fps or source.fps or 30.0
     names = source.names if not is_video_path(out_path) else None
-    sink = FrameSink(out_path, (height, width * 2 if side_by_side else width), fps=fps, names=names)
+    out_size = (height, width * 2 if side_by_side else width)
+    sink = FrameSink(out_path, out_size, fps=fps, names=names)
     bar = ProgressLine(source.count, enabled=progress)
     writer = _Writer(sink, bar)
     start = time.time()
@@ -135,7 +136,7 @@ def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=6
     seconds = time.time() - start
     return {
         "input": in_path, "output": out_path, "model": getattr(runner, "source", None), "backend": runner.kind,
-        "frames": sink.count, "size": [height, width], "fps": fps, "seconds": seconds,
+        "frames": sink.count, "size": list(out_size), "input_size": [height, width], "fps": fps, "seconds": seconds,
         "frames_per_second": sink.count / seconds if seconds else None, "notes": list(source.notes),
     }
 

@@ -125,6 +125,7 @@ def test_side_by_side_cli_and_console_script(trained_tiny_spn, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "4/4 frames" in result.stderr and "frames/s" in result.stderr and "ETA" in result.stderr
     assert video_info(tmp_path / "out.mp4") == (4, 24.0, 40, 104)
+    assert "4 frames of 104x40" in result.stdout  # issue 15.12: the size written, not the input's
     again = subprocess.run([sys.executable, "-m", "keras_spgan.deblur", source, str(tmp_path / "out.mp4"),
                             "--model", path], capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 2 and "already exists" in again.stderr
@@ -142,6 +143,15 @@ def test_tiled_with_overlap_matches_untiled(trained_tiny_spn):
     assert seams.max() > difference.max()
 
 
+def _frame_folder(tmp_path, frames):
+    """IN and OUT folders for the deblur CLI, IN holding `frames` as PNG."""
+    in_dir = tmp_path / "frames_in"
+    in_dir.mkdir()
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(in_dir / f"{i:03d}.png"), frame[..., ::-1])
+    return str(in_dir), str(tmp_path / "frames_out")
+
+
 def test_a_fixed_size_tflite_model_is_tiled_to_its_size(trained_tiny_spn, tmp_path):
     from export import tflite
 
@@ -153,6 +163,11 @@ def test_a_fixed_size_tflite_model_is_tiled_to_its_size(trained_tiny_spn, tmp_pa
     assert len(out) == 3 and out[0].shape == (40, 52, 3)
     keras_out = list(deblur_frames(frames, spn))
     assert np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(out, keras_out)]) < 1.0
+    # Issue 15.10: the default overlap (64) is larger than this 32x32 model: clipped, with a warning.
+    result = subprocess.run([sys.executable, "-m", "keras_spgan.deblur", *_frame_folder(tmp_path, frames),
+                             "--model", model, "--quiet"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "overlap 64 is too large for the model's fixed 32x32 input: tiles overlap by 16 pixels" in result.stderr
     # LiteRT defaults to one thread; a runner uses every core it may run on unless told otherwise.
     from keras_spgan.inference.runners import TFLiteRunner, load_runner
 

@@ -26,7 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def cli_env(**extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_SPGAN_PROGBAR="0", PYTHONPATH=REPO, **extra)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, **extra)
     env.pop("TF_CONFIG", None)
     env.update(extra)
     return env

@@ -119,6 +119,16 @@ def test_model_dir_with_another_architecture_is_refused(tmp_path):
         train(tmp_path, steps=2, spn_config={**TINY_SPN, "num_res_blocks": 2})
 
 
+def test_a_run_that_failed_before_its_first_checkpoint_does_not_block_the_next(tmp_path):
+    """Issue 15.6: run.json of a run with no checkpoint refused a new run with another architecture."""
+    config = TrainConfig(model_dir=str(tmp_path), **TINY).validate()
+    loop.check_model_dir(str(tmp_path), config, is_chief=True)  # a run.json, as a failed run leaves it
+    assert not os.path.isdir(tmp_path / "checkpoints")
+    result = train(tmp_path, steps=2, scales=(1, 3))
+    assert result.steps == 2
+    assert json.loads((tmp_path / "run.json").read_text())["architecture"]["scales"] == [1, 3]
+
+
 def test_init_from_with_other_scales_is_refused(tmp_path):
     train(tmp_path / "spn", steps=1)
     with pytest.raises(ConfigError, match="--init_from.*scales 1,3,5.*1,3"):

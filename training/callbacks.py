@@ -10,6 +10,7 @@ expose `get_state` / `set_state`, which the checkpoint stores.
 
 import os
 import signal
+import sys
 import time
 
 import keras
@@ -211,32 +212,54 @@ class ImageSummaries(keras.callbacks.Callback):
 
 
 class ProgressLog(keras.callbacks.Callback):
-    """One line per epoch over the whole run: step, steps/s, samples/s, ETA, validation."""
+    """The run's one progress display: step, steps/s, samples/s, ETA and the loss, redrawn
+    in place on a terminal (at most every `refresh` s), a plain line every `interval` s
+    elsewhere (log files, pipes: no ANSI codes); a full line with validation at each epoch end."""
 
-    def __init__(self, total_steps, batch_size, baseline=None, log=print):
+    def __init__(self, total_steps, batch_size, baseline=None, log=print, stream=None, interval=60.0, refresh=0.5):
         super().__init__()
         self.total, self.batch_size, self.baseline, self.log = total_steps, batch_size, baseline, log
+        self.stream = stream or sys.stderr
+        self.interval = refresh if self.stream.isatty() else interval
         self._start_time = self._start_step = None
+        self._last_shown = 0.0
         self.last_logs = {}
 
     def on_train_begin(self, logs=None):
         if self._start_time is None:
             self._start_time, self._start_step = time.time(), current_step(self.model)
+            self._last_shown = self._start_time
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.last_logs = {k: float(v) for k, v in (logs or {}).items()}
-        step = current_step(self.model)
+    def _status(self, step):
         elapsed = max(time.time() - self._start_time, 1e-9)
         rate = (step - self._start_step) / elapsed
         eta = (self.total - step) / rate if rate > 0 else float("inf")
-        line = (f"step {step}/{self.total} ({100 * step / self.total:.0f}%) | {rate:.2f} steps/s, "
+        return (f"step {step}/{self.total} ({100 * step / self.total:.0f}%) | {rate:.2f} steps/s, "
                 f"{rate * self.batch_size:.1f} samples/s | ETA {_duration(eta)}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.time()
+        if now - self._last_shown < self.interval:
+            return
+        self._last_shown = now
+        line = self._status(current_step(self.model))
+        if logs and "loss" in logs:
+            line += f" | loss {float(logs['loss']):.4g}"
+        if self.stream.isatty():
+            self.stream.write("\r" + line)
+            self.stream.flush()
+        else:
+            self.log(line)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.last_logs = {k: float(v) for k, v in (logs or {}).items()}
+        line = self._status(current_step(self.model))
         if logs and "val_psnr" in logs:
             line += f" | val PSNR (Y, crops) {logs['val_psnr']:.2f} dB"
             if self.baseline is not None:
                 line += f" (blurry input {self.baseline:.2f} dB)"
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        self.log(f"\n{line} | lr {lr:.2g}")
+        self.log(f"{chr(13) if self.stream.isatty() else ''}{line} | lr {lr:.2g}")
 
 
 def _duration(seconds):

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from keras_spgan.files import atomic_output, write_json
-from keras_spgan.models.loading import MODEL_FILE
+from keras_spgan.models.loading import MODEL_FILE, checkpoint_paths
 from training import callbacks as cb
 from training import task
 from training.checkpoints import CheckpointManager
@@ -46,6 +46,12 @@ def check_model_dir(model_dir, config, is_chief):
     """Refuses a model dir that holds a different architecture; records ours."""
     path = os.path.join(model_dir, RUN_FILE)
     wanted = config.architecture()
+    if os.path.exists(path) and not checkpoint_paths(model_dir):
+        # A run that failed before its first checkpoint holds nothing to resume or protect.
+        with open(path) as f:
+            saved = json.load(f)["architecture"]
+        if saved != wanted and is_chief:
+            os.remove(path)
     if os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)["architecture"]
@@ -186,7 +192,7 @@ def _fit(model, config, data, strategy, start_step, val, callbacks, **epochs):
         validation_data=val,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles; Keras would only warn
-        verbose=1 if os.environ.get("KERAS_SPGAN_PROGBAR", "1") != "0" else 2,
+        verbose=0,  # one progress display: cb.ProgressLog's (Keras' bar counts per fit call and epoch)
         **epochs,
     )
 

@@ -12,6 +12,7 @@ and OpenCV release the GIL while they work.
 import collections
 import concurrent.futures
 import queue
+import logging
 import threading
 
 import numpy as np
@@ -23,6 +24,8 @@ from keras_spgan.inference.video_io import MIN_SIDE, to_rgb
 
 _END = object()
 
+
+log = logging.getLogger(__name__)
 
 def as_runner(model, precision="float32"):
     """A Runner from a path or preset name, a Runner, or a Keras SPN / SPGAN / RGBDeblurrer;
@@ -131,7 +134,10 @@ def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="fl
         raise ValueError(f"tile must be at least {MIN_SIDE} pixels and 0 <= overlap < tile, got {tile}, {overlap}")
     fixed = runner.frame_size
     if fixed and overlap >= min(fixed):
-        raise ValueError(f"overlap ({overlap}) must be smaller than the model's fixed input {fixed[1]}x{fixed[0]}")
+        clipped = min(fixed) // 2 // 4 * 4
+        log.warning("overlap %d is too large for the model's fixed %dx%d input: tiles overlap by %d pixels",
+                    overlap, fixed[1], fixed[0], clipped)
+        overlap = clipped
     if fixed and runner.kind == "tflite":
         batch = 1  # TFLite models are exported for one window at a time
 
