@@ -21,7 +21,11 @@ def _spec(model_spec):
     return model_spec.name, version, label
 
 
-def start_grpc_server(repository, port, host="127.0.0.1", workers=4):
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def start_grpc_server(repository, port, host="127.0.0.1", workers=4, max_bytes=MAX_MESSAGE_BYTES):
+    """A started gRPC server; `max_bytes` bounds a message and the size a request's tensors declare."""
     import grpc
     import tensorflow as tf
     from tensorflow_serving.apis import (
@@ -44,6 +48,8 @@ def start_grpc_server(repository, port, host="127.0.0.1", workers=4):
                 if set(request.inputs) != set(inputs):
                     raise ServingError("INVALID_ARGUMENT",
                                        f"expected inputs {sorted(inputs)}, got {sorted(request.inputs)}")
+                for key, proto in request.inputs.items():
+                    predict.check_tensor_proto(key, proto, inputs[key], max_bytes)
                 tensors = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
                 outputs = predict.run(loaded, signature, tensors)
             except ServingError as error:
@@ -85,8 +91,8 @@ def start_grpc_server(repository, port, host="127.0.0.1", workers=4):
             return response
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
-                         options=[("grpc.max_receive_message_length", 256 * 1024 * 1024),
-                                  ("grpc.max_send_message_length", 256 * 1024 * 1024)])
+                         options=[("grpc.max_receive_message_length", max_bytes),
+                                  ("grpc.max_send_message_length", max_bytes)])
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
     if server.add_insecure_port(f"{host}:{port}") == 0:

@@ -31,6 +31,8 @@ def parse_body(body):
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise _invalid(f"JSON Parse error: {error}") from None
+    except RecursionError:
+        raise _invalid("JSON Parse error: the document is nested too deeply") from None
     if not isinstance(request, dict):
         raise _invalid("JSON Value: " + body[:80].decode("utf-8", "replace") + " Is not an object")
     has_instances, has_inputs = "instances" in request, "inputs" in request
@@ -97,6 +99,48 @@ def request_tensors(request, signature_defs):
     if not isinstance(values, dict) or set(values) != set(inputs):
         raise _invalid(f"'inputs' must be an object with the keys {sorted(inputs)}")
     return name, {k: _tensor(k, values[k], inputs[k]) for k in inputs}, False
+
+
+# TensorProto's typed value fields, by dtype (what tf.make_ndarray reads when tensor_content is empty).
+_VALUE_FIELDS = {"DT_FLOAT": "float_val", "DT_DOUBLE": "double_val", "DT_INT32": "int_val", "DT_INT64": "int64_val",
+                 "DT_UINT8": "int_val", "DT_INT8": "int_val", "DT_INT16": "int_val", "DT_UINT16": "int_val",
+                 "DT_HALF": "half_val", "DT_BOOL": "bool_val"}
+
+
+def check_tensor_proto(name, proto, info, max_bytes):
+    """Refuses a gRPC TensorProto before any array exists: a dtype or shape the signature does
+    not accept, a declared size over `max_bytes`, or values that do not fill the shape.
+    (tf.make_ndarray fills a declared shape from a single value: a 40-byte request could
+    otherwise allocate gigabytes.)"""
+    from tensorflow.core.framework import types_pb2
+
+    want = types_pb2.DataType.Name(info.dtype)
+    got = types_pb2.DataType.Name(proto.dtype) if proto.dtype in types_pb2.DataType.values() else str(proto.dtype)
+    if got != want:
+        raise _invalid(f"input '{name}': expects {want}, got {got}")
+    dims = [d.size for d in proto.tensor_shape.dim]
+    if any(d < 0 for d in dims):
+        raise _invalid(f"input '{name}': negative dimension in shape {dims}")
+    shape = info.tensor_shape
+    if not shape.unknown_rank:
+        wanted = [d.size for d in shape.dim]
+        if len(dims) != len(wanted) or any(w >= 0 and w != d for w, d in zip(wanted, dims)):
+            raise _invalid(f"input '{name}': shape {dims} does not match the signature's {wanted}")
+    count = 1
+    for d in dims:
+        count *= d
+    itemsize = np.dtype(DTYPES[want]).itemsize if want in DTYPES else 8
+    if count * itemsize > max_bytes:
+        raise ServingError("RESOURCE_EXHAUSTED", f"input '{name}': shape {dims} declares {count * itemsize} bytes, "
+                                                 f"over the limit of {max_bytes}")
+    if proto.tensor_content:
+        if len(proto.tensor_content) != count * itemsize:
+            raise _invalid(f"input '{name}': tensor_content holds {len(proto.tensor_content)} bytes, "
+                           f"shape {dims} needs {count * itemsize}")
+    else:
+        values = len(getattr(proto, _VALUE_FIELDS.get(want, "float_val")))
+        if values != count:
+            raise _invalid(f"input '{name}': {values} values for shape {dims} ({count} elements)")
 
 
 def run(loaded, signature, tensors):

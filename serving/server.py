@@ -20,6 +20,7 @@ import http.server
 import json
 import re
 import sys
+import traceback
 
 from serving import predict
 from serving.repository import ModelConfig, Repository, ServingError, read_model_config_file
@@ -37,7 +38,7 @@ def _route(path):
     if not match:
         raise ServingError("INVALID_ARGUMENT", f"Malformed request: {path}")
     version = match["version"]
-    if version is not None and not version.isdigit():
+    if version is not None and not (version.isdigit() and len(version) <= 18):  # an int64, as TF Serving's
         raise ServingError("INVALID_ARGUMENT", f"Failed to convert version: {version} to numeric.")
     return match["name"], int(version) if version else None, match["label"], match["action"] or ""
 
@@ -45,6 +46,9 @@ def _route(path):
 class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "keras-spgan-serving"
     protocol_version = "HTTP/1.1"
+    # Seconds a connection may sit idle or half-sent before it is dropped (socket timeout):
+    # a slow or silent client must not hold a worker thread for ever.
+    timeout = 30
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
         if self.server.verbose:
@@ -62,6 +66,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _handle(self, method):
+        self._body_read = method != "POST"
         try:
             name, version, label, action = _route(self.path)
             repository = self.server.repository
@@ -79,8 +84,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._reply(error.http_status, {"error": error.message})
         except _ClientGone:
             self.close_connection = True
-        except Exception as error:  # a bug of ours: report it like TF Serving's INTERNAL
-            self._reply(500, {"error": f"{type(error).__name__}: {error}"})
+        except Exception:  # a bug of ours: INTERNAL, as TF Serving answers; the details go to our log only
+            traceback.print_exc(file=sys.stderr)
+            self._reply(500, {"error": "Internal error"})
+        finally:
+            if not self._body_read:
+                # What follows in the stream is an unread (or refused, or chunked) body, not a next
+                # request: reading on would let a client smuggle one.
+                self.close_connection = True
 
     def _body(self):
         length = self.headers.get("Content-Length")
@@ -98,9 +109,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 remaining -= len(chunk)
             raise ServingError("RESOURCE_EXHAUSTED",
                                f"Request body of {length} bytes exceeds the limit of {self.server.max_body_bytes}")
+        if self.headers.get("Transfer-Encoding"):
+            raise ServingError("INVALID_ARGUMENT", "Transfer-Encoding is not supported: send a Content-Length")
         body = self.rfile.read(length)
         if len(body) < length:
             raise _ClientGone()
+        self._body_read = True
         return body
 
     def _predict(self, name, version, label):
@@ -123,6 +137,7 @@ class _ClientGone(Exception):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the listen backlog (socketserver's default is 5)
 
     def __init__(self, address, repository, max_body_bytes=MAX_BODY_BYTES, verbose=False):
         super().__init__(address, Handler)
@@ -148,7 +163,8 @@ def parser():
     p.add_argument("--rest_api_port", type=int, default=8501)
     p.add_argument("--rest_api_host", default="127.0.0.1", help="address to listen on (0.0.0.0: all)")
     p.add_argument("--port", type=int, default=0, help="gRPC port (0: no gRPC)")
-    p.add_argument("--max_body_bytes", type=int, default=MAX_BODY_BYTES)
+    p.add_argument("--max_body_bytes", type=int, default=MAX_BODY_BYTES,
+                   help="largest REST body, gRPC message and tensor a gRPC request may declare")
     p.add_argument("--verbose", action="store_true", help="log every request")
     return p
 
@@ -164,7 +180,8 @@ def main(argv=None):
     if args.port:
         from serving.grpc_server import start_grpc_server
 
-        grpc_server = start_grpc_server(repository, args.port, host=args.rest_api_host)
+        grpc_server = start_grpc_server(repository, args.port, host=args.rest_api_host,
+                                        max_bytes=args.max_body_bytes)
     server = Server((args.rest_api_host, args.rest_api_port), repository, args.max_body_bytes, args.verbose)
     served = ", ".join(f"{n} {sorted(v)}" for n, v in repository.versions.items())
     print(f"serving {served} at http://{args.rest_api_host}:{server.server_address[1]}"

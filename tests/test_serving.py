@@ -333,3 +333,87 @@ def test_server_and_client_commands_refuse_bad_input(model_base, tmp_path, capsy
     assert client.main(["deblur", str(tmp_path / "in"), str(tmp_path / "out3"), "--server",
                         f"http://127.0.0.1:{dead}", "--retries", "0", "--quiet"]) == 2
     assert "cannot reach it" in capsys.readouterr().err and not os.path.exists(tmp_path / "out3")
+
+
+def test_a_tiny_grpc_request_declaring_a_huge_tensor_is_refused_at_once(servers):
+    """Issue 16.1: tf.make_ndarray fills a declared shape from one value (14 GB from 40 bytes)."""
+    import time
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    _, grpc_address, _ = servers
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "deblur"
+    tensor = request.inputs["frames"]
+    tensor.dtype = 4  # DT_UINT8
+    for size in (4000, 5, 1000, 1000, 3):
+        tensor.tensor_shape.dim.add().size = size
+    tensor.int_val.append(7)
+    assert len(request.SerializeToString()) < 60
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(grpc_address))
+    start = time.time()
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Predict(request, timeout=30)
+    assert time.time() - start < 2
+    assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "over the limit" in error.value.details()
+    # A shape the values do not fill is refused too, before any array exists.
+    tensor.tensor_shape.dim[0].size = 1
+    tensor.tensor_shape.dim[2].size = tensor.tensor_shape.dim[3].size = 8
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Predict(request, timeout=30)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "1 values for shape" in error.value.details()
+
+
+def _raw_exchange(url, data, wait=5.0):
+    """Sends raw bytes on one connection; returns everything the server sent until it closed."""
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as s:
+        s.sendall(data)
+        received = b""
+        try:
+            while chunk := s.recv(65536):
+                received += chunk
+        except socket.timeout:
+            pass
+    return received
+
+
+def test_a_rejected_chunked_body_closes_the_connection(servers):
+    """Issue 16.4: the body after a refused chunked request was read as the next request."""
+    url, _, _ = servers
+    smuggled = b"GET /v1/models/deblur HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(smuggled), smuggled)
+    request = (b"POST /v1/models/deblur:predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+               b"Content-Type: application/json\r\n\r\n" + body)
+    received = _raw_exchange(url, request)
+    assert received.count(b"HTTP/1.1 ") == 1 and received.startswith(b"HTTP/1.1 400")
+
+
+def test_idle_half_sent_connections_do_not_block_a_status_request(servers):
+    """Issue 16.3: 64 clients that send half a request and wait."""
+    url, _, _ = servers
+    host, port = url.split("//")[1].split(":")
+    idle = []
+    try:
+        for _ in range(64):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.sendall(b"POST /v1/models/deblur:predict HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{")
+            idle.append(s)
+        start = __import__("time").time()
+        status, reply = get(f"{url}/v1/models/deblur")
+        assert status == 200 and __import__("time").time() - start < 10
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_hostile_requests_get_a_plain_400_without_python_internals(servers):
+    """Issue 16.5: a version of thousands of digits and deeply nested JSON answered 500 with class names."""
+    url, _, _ = servers
+    status, _, reply = post(f"{url}/v1/models/deblur/versions/{'9' * 5000}:predict", {"instances": [1]})
+    assert status == 400 and "Failed to convert version" in reply["error"]
+    status, _, reply = post(f"{url}/v1/models/deblur:predict", None, raw=b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400 and "nested too deeply" in reply["error"]
+    for text in (reply["error"],):
+        assert "Error" not in text.split(":")[0] and "Traceback" not in text
