@@ -295,3 +295,49 @@ def test_bfloat16_precision_stays_close_to_float32(trained_tiny_spn, tmp_path):
     tflite.export(spn, "none", "32x32", model, parity_windows=1, log=lambda *_: None)
     with pytest.raises(ks.ModelLoadError, match="has its own precision"):
         list(deblur_frames(frames, model, precision="bfloat16"))
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 400 kB tmpfs (root only; skipped where mounting is not allowed)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], capture_output=True)
+
+
+def test_deblur_onto_a_full_disk_fails_and_keeps_the_old_output(trained_tiny_spn, tmp_path, small_filesystem):
+    """Issue 16.6: OpenCV's VideoWriter failures were unchecked: exit 0, corrupt video, old file replaced."""
+    _, path = trained_tiny_spn
+    out = small_filesystem / "out.avi"
+    write_video(out, textured_frames(3))
+    before = out.read_bytes()
+    source = write_video(tmp_path / "in.avi", textured_frames(30, height=240, width=320))  # about 1 MB as MJPG
+    result = subprocess.run([sys.executable, "-m", "keras_spgan.deblur", source, str(out), "--model", path,
+                             "--overwrite", "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "could not be written completely" in result.stderr or "cannot write" in result.stderr
+    assert out.read_bytes() == before
+    assert sorted(os.listdir(small_filesystem)) == ["out.avi"]  # no partial file
+
+
+def test_a_video_writer_that_drops_frames_is_an_error(trained_tiny_spn, tmp_path, monkeypatch):
+    from keras_spgan.inference import video_io
+
+    spn, _ = trained_tiny_spn
+    source = write_video(tmp_path / "in.avi", textured_frames(4))
+    real = video_io.FrameSink.write
+
+    def drop_the_third(self, frame):
+        if self.count == 2 and self.writer is not None:
+            self.count += 1  # counted, never written: what a failed write looked like
+            return
+        real(self, frame)
+
+    monkeypatch.setattr(video_io.FrameSink, "write", drop_the_third)
+    with pytest.raises(FrameError, match="3 of 4 frames readable back"):
+        deblur_video(source, str(tmp_path / "out.avi"), spn, progress=False)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith("out")]

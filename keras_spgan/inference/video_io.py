@@ -154,10 +154,26 @@ class FrameSink:
         self.count += 1
 
     def close(self):
-        """Finishes the output and gives it its final name."""
+        """Finishes the output, checks it, and only then gives it its final name (an
+        existing OUT stays as it was until a complete new one replaces it)."""
         if self.writer is not None:
             self.writer.release()
+            self.writer = None
+            self._check_video()
         publish(self.partial, self.path)
+
+    def _check_video(self):
+        """OpenCV's VideoWriter reports no write errors (a full disk gave a corrupt file and
+        status 0): read the header back and count the frames."""
+        capture = cv2.VideoCapture(self.partial)
+        try:
+            frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        finally:
+            capture.release()
+        if frames != self.count:
+            self.abort()
+            raise FrameError(f"{self.path}: the video could not be written completely ({frames} of {self.count} "
+                             "frames readable back; is the disk full?); nothing was written")
 
     def abort(self):
         if getattr(self, "writer", None) is not None:
