@@ -1,10 +1,11 @@
-"""The `keras-spgan` command: `keras-spgan deblur ...`, `keras-spgan synthesize ...`."""
+"""The `keras-spgan` command: `keras-spgan deblur ...`, `keras-spgan synthesize ...`, `keras-spgan presets`."""
 
 import sys
 
 COMMANDS = {
     "deblur": ("keras_spgan.deblur", "deblur a video or a folder of frames"),
     "synthesize": ("keras_spgan.data.synthesize", "make a blurry/sharp dataset from sharp footage"),
+    "presets": ("keras_spgan.presets", "list the pretrained presets"),
 }
 
 

@@ -132,6 +132,35 @@ def training_record(run):
     return record
 
 
+def write_picture(spn, path, photo="coffee", blur=12.0, size=(240, 320), seed=5):
+    """input | restored | sharp on a fresh clip of a held-out photo, labelled, as PNG."""
+    import cv2
+
+    from keras_spgan.data import camera, stills
+    from keras_spgan.inference.stream import deblur_frames
+
+    rng = np.random.default_rng(seed)
+    params = camera.draw_params(rng, blur=blur)
+    params.objects, params.flat_regions, params.gain = 0, 0, 1.0
+    still = stills.load(next(s for s in stills.BUNDLED if s.name == photo))
+    blurry, sharp, _ = camera.render_clip(still, rng, params, num_frames=7, size=size)
+    restored = list(deblur_frames(blurry, spn))[3]
+    panels = []
+    for image, label in ((blurry[3], "input"), (restored, "restored"), (sharp[3], "sharp")):
+        psnr = _psnr(image / 255.0, sharp[3] / 255.0)
+        panel = np.ascontiguousarray(image[..., ::-1])
+        text = label if label == "sharp" else f"{label} {psnr:.1f} dB"
+        cv2.putText(panel, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(panel, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 1, cv2.LINE_AA)
+        panels.append(panel)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    partial = path + ".partial.png"
+    if not cv2.imwrite(partial, np.concatenate(panels, axis=1)):
+        raise OSError(f"{path}: could not be written")
+    os.replace(partial, path)
+    return path
+
+
 def choose_default(log):
     """default.json: the shipped preset with the best held-out RGB PSNR."""
     from keras_spgan import presets
@@ -203,6 +232,8 @@ def make_preset(args, log=print):
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     log(f"wrote preset {target}")
+    if args.picture:
+        log(f"wrote {write_picture(stored, args.picture)}")
     choose_default(log)
     return target
 
@@ -214,6 +245,7 @@ def main(argv=None):
     parser.add_argument("--name", required=True, help="preset name (a folder under keras_spgan/presets)")
     parser.add_argument("--recipe", help="the flagfile the run was trained with (recorded in metadata.json)")
     parser.add_argument("--description")
+    parser.add_argument("--picture", help="also write input | restored | sharp on a held-out photo to this PNG")
     args = parser.parse_args(argv)
     if not args.name.isidentifier():
         parser.error(f"--name must be a plain name like spn, got {args.name!r}")

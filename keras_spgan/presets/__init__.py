@@ -137,3 +137,24 @@ def save_preset(spn, folder, meta):
     write_weights(os.path.join(folder, WEIGHTS_FILE), spn)
     with open(os.path.join(folder, METADATA_FILE), "w") as f:
         json.dump(meta, f, indent=1)
+
+
+def main(argv=None):
+    """`keras-spgan presets`: the shipped presets, their measured gains and the default."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="keras-spgan presets", description="List the pretrained presets.")
+    parser.parse_args(argv)
+    shipped = list_presets()
+    if not shipped:
+        print("no presets in this install")
+        return 0
+    default = default_preset() if os.path.isfile(os.path.join(PRESETS_DIR, DEFAULT_FILE)) else None
+    for name, description in shipped.items():
+        meta = metadata(name)
+        held_out = meta.get("evaluation", {}).get("held_out_photos", {}).get("rgb", {})
+        gain = f"{held_out['gain_db']:+.2f} dB RGB PSNR on held-out photo clips" if held_out else "not measured"
+        steps = meta.get("training", {}).get("best_step")
+        print(f"{name}{' (default)' if name == default else ''}: {description}")
+        print(f"    {gain}; {steps} training steps; {os.path.join(PRESETS_DIR, name)}")
+    return 0
