@@ -187,6 +187,7 @@ def make_preset(args, log=print):
     import keras_spgan
     from keras_spgan import presets
     from keras_spgan.data import load_clips, resolve_data_dir
+    from keras_spgan.files import write_json
 
     spn, source = load_trained(args.run)
     log(f"weights: {source}")
@@ -225,7 +226,7 @@ def make_preset(args, log=print):
             "held_out_photos": held_out,
             "sample_test": sample,
         }
-        presets.save_preset(spn, partial, meta)
+        write_json(os.path.join(partial, presets.METADATA_FILE), meta)  # the weights are written already
         if os.path.exists(target):
             shutil.rmtree(target)
         os.replace(partial, target)

@@ -78,8 +78,7 @@ def preset_dir(name_or_path):
 
 
 def metadata(name_or_path):
-    path = os.path.join(preset_dir(name_or_path) if not os.path.isdir(str(name_or_path)) else name_or_path,
-                        METADATA_FILE)
+    path = os.path.join(preset_dir(name_or_path), METADATA_FILE)
     if not os.path.isfile(path):
         return {}
     with open(path) as f:
