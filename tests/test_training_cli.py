@@ -312,3 +312,29 @@ def test_the_readme_flow_synthesize_fit_evaluate_on_small_frames(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = json.loads(report.read_text())["rows"]
     assert len(rows) == 2 and all(list(row) == [split["test"][0], "average"] for row in rows.values())
+
+
+def _event_tags(folder):
+    """{tag: [steps]} of every summary in the event files under `folder`."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    tags = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if "tfevents" in name:
+                for event in EventFileLoader(os.path.join(root, name)).Load():
+                    for value in event.summary.value:
+                        tags.setdefault((os.path.relpath(root, folder), value.tag), []).append(event.step)
+    return tags
+
+
+def test_every_validation_reaches_tensorboard_whatever_the_step_count(tmp_path):
+    """Issue 15.3: with update_freq=N, an epoch ending on a step that is not a multiple of N
+    lost its scalars and images. Run as users run it."""
+    code, out = run_fit(["--steps", "5", "--eval_every", "3", "--checkpoint_every", "3",  # epochs end at 3 and 5
+                         "--model_dir", str(tmp_path)])
+    assert code == 0, out
+    tags = _event_tags(tmp_path / "logs")
+    assert len(tags[("validation", "epoch_psnr")]) == 2, tags.keys()
+    assert len(tags[("train", "epoch_loss")]) == 2
+    assert len(tags[("images", "blurry | restored | sharp")]) == 2

@@ -206,7 +206,7 @@ class ImageSummaries(keras.callbacks.Callback):
         restored = self.model(self.blurry, training=False)
         centre = self.blurry[:, self.blurry.shape[1] // 2]
         grid = tf.concat([centre, tf.clip_by_value(tf.cast(restored, tf.float32), 0, 1), self.sharp], axis=2)
-        with self.writer.as_default():  # see TensorBoard above
+        with self.writer.as_default(), tf.summary.record_if(True):  # see TensorBoard above
             tf.summary.image("blurry | restored | sharp", grid, step=epoch + 1, max_outputs=len(grid))
         self.writer.flush()
 
