@@ -21,7 +21,6 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -137,6 +136,7 @@ def write_picture(spn, path, photo="coffee", blur=12.0, size=(240, 320), seed=5)
     import cv2
 
     from keras_spgan.data import camera, stills
+    from keras_spgan.files import atomic_output
     from keras_spgan.inference.stream import deblur_frames
 
     rng = np.random.default_rng(seed)
@@ -153,11 +153,9 @@ def write_picture(spn, path, photo="coffee", blur=12.0, size=(240, 320), seed=5)
         cv2.putText(panel, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(panel, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 1, cv2.LINE_AA)
         panels.append(panel)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    partial = path + ".partial.png"
-    if not cv2.imwrite(partial, np.concatenate(panels, axis=1)):
-        raise OSError(f"{path}: could not be written")
-    os.replace(partial, path)
+    with atomic_output(path, overwrite=True) as partial:
+        if not cv2.imwrite(partial, np.concatenate(panels, axis=1)):
+            raise OSError(f"{path}: could not be written")
     return path
 
 
@@ -187,15 +185,13 @@ def make_preset(args, log=print):
     import keras_spgan
     from keras_spgan import presets
     from keras_spgan.data import load_clips, resolve_data_dir
-    from keras_spgan.files import write_json
+    from keras_spgan.files import atomic_output, write_json
 
     spn, source = load_trained(args.run)
     log(f"weights: {source}")
     stills_dir = resolve_data_dir("builtin:stills")
     target = os.path.join(presets.PRESETS_DIR, args.name)
-    partial = f"{target}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+    with atomic_output(target, overwrite=True) as partial:
         with open(os.path.join(stills_dir, "sources.json")) as f:
             sources = json.load(f)
         meta = {
@@ -227,11 +223,6 @@ def make_preset(args, log=print):
             "sample_test": sample,
         }
         write_json(os.path.join(partial, presets.METADATA_FILE), meta)  # the weights are written already
-        if os.path.exists(target):
-            shutil.rmtree(target)
-        os.replace(partial, target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     log(f"wrote preset {target}")
     if args.picture:
         log(f"wrote {write_picture(stored, args.picture)}")

@@ -30,7 +30,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import sys
 
 import cv2
@@ -40,6 +39,7 @@ from keras_spgan.data import camera, sample, stills
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, FrameError, list_frames
 from keras_spgan.data.layouts import default_cache_dir
 from keras_spgan.data.video import iter_video_rgb
+from keras_spgan.files import atomic_output
 from keras_spgan.progress import ProgressLine
 
 VERSION = 2  # 2: exposure gain and flat regions (walls, sky) in the virtual scenes
@@ -181,21 +181,11 @@ def default_path(args):
 def make(args, log=print):
     """Builds (or reuses, in the cache) the set for `args`; returns its path."""
     target = args.out or default_path(args)
-    if os.path.exists(target):
-        if args.out is None:
-            log(f"reusing {target}")
-            return target
-        if not args.overwrite:
-            raise FileExistsError(f"{target}: already exists (pass --overwrite to replace it)")
-    partial = f"{target.rstrip(os.sep)}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+    if os.path.exists(target) and args.out is None:
+        log(f"reusing {target}")
+        return target
+    with atomic_output(target, overwrite=args.overwrite) as partial:
         build(partial, args, log)
-        if os.path.exists(target):
-            shutil.rmtree(target)
-        os.replace(partial, target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 
