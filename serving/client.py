@@ -7,8 +7,8 @@
     python -m serving.client deblur IN OUT --server http://localhost:8501 --model deblur
     python -m serving.client deblur IN OUT --grpc localhost:8500 --model deblur
 
-Requests time out (--timeout); 503 / UNAVAILABLE and refused connections are
-retried with exponential backoff; any other error raises ServingClientError
+Requests time out (--timeout); a busy server (429 / 503, RESOURCE_EXHAUSTED /
+UNAVAILABLE) and refused connections are retried with exponential backoff; any other error raises ServingClientError
 carrying the server's own error text.
 """
 
@@ -20,6 +20,8 @@ import urllib.error
 import urllib.request
 
 import numpy as np
+
+from serving import json_tensor
 
 
 class ServingClientError(RuntimeError):
@@ -52,15 +54,16 @@ class RestClient:
             self.base += f"/labels/{label}"
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
 
-    def _request(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
+    def _request(self, path, body=None, parse=json.loads):
+        # json_tensor writes and reads the arrays without a Python object per number.
+        data = None if body is None else json_tensor.dumps(body)
         request = urllib.request.Request(self.base + path, data=data, method="GET" if body is None else "POST",
                                          headers={"Content-Type": "application/json"})
 
         def call():
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read())
+                    return parse(response.read())
             except urllib.error.HTTPError as error:
                 text = error.read().decode("utf-8", "replace")
                 try:
@@ -71,7 +74,7 @@ class RestClient:
 
         def retryable(error):
             if isinstance(error, ServingClientError):
-                return error.status == 503
+                return error.status in (429, 503)  # busy: the server's queue is full
             return isinstance(error, (urllib.error.URLError, ConnectionError))
 
         return _with_retries(call, retryable, self.retries, self.backoff)
@@ -86,9 +89,9 @@ class RestClient:
         """Frames (B, T, H, W, 3), uint8 for serving_default, float in [0, 1] for "float"."""
         frames = np.asarray(frames)
         body = {"signature_name": signature}
-        body["inputs" if columnar else "instances"] = frames.tolist()
-        result = self._request(":predict", body)
-        values = result["outputs"] if columnar else result["predictions"]
+        body["inputs" if columnar else "instances"] = frames
+        result = self._request(":predict", body, parse=json_tensor.loads)
+        values = json_tensor.to_numpy(result["outputs"] if columnar else result["predictions"])
         return np.asarray(values, dtype=np.uint8 if frames.dtype == np.uint8 else np.float32)
 
 
@@ -123,7 +126,7 @@ class GrpcClient:
             except self.grpc.RpcError as error:
                 raise ServingClientError(error.code().name, error.details()) from None
 
-        return _with_retries(call, lambda e: isinstance(e, ServingClientError) and e.status == "UNAVAILABLE",
+        return _with_retries(call, lambda e: isinstance(e, ServingClientError) and e.status in ("UNAVAILABLE", "RESOURCE_EXHAUSTED"),
                              self.retries, self.backoff)
 
     def predict(self, frames, signature="serving_default"):

@@ -24,8 +24,11 @@ def _spec(model_spec):
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
-def start_grpc_server(repository, port, host="127.0.0.1", workers=4, max_bytes=MAX_MESSAGE_BYTES):
-    """A started gRPC server; `max_bytes` bounds a message and the size a request's tensors declare."""
+def start_grpc_server(repository, port, host="127.0.0.1", workers=2, max_bytes=MAX_MESSAGE_BYTES,
+                      max_concurrent_rpcs=8):
+    """A started gRPC server; `max_bytes` bounds a message and the size a request's tensors declare;
+    `workers` calls run at once and at most `max_concurrent_rpcs` are held (gRPC refuses more with
+    RESOURCE_EXHAUSTED at once)."""
     import grpc
     import tensorflow as tf
     from tensorflow_serving.apis import (
@@ -91,6 +94,7 @@ def start_grpc_server(repository, port, host="127.0.0.1", workers=4, max_bytes=M
             return response
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
+                         maximum_concurrent_rpcs=max_concurrent_rpcs,
                          options=[("grpc.max_receive_message_length", max_bytes),
                                   ("grpc.max_send_message_length", max_bytes)])
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(), server)

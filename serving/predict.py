@@ -7,10 +7,9 @@ object keyed by input name. With one output, a prediction is the value
 itself; with several, an object keyed by output name.
 """
 
-import json
-
 import numpy as np
 
+from serving import json_tensor
 from serving.repository import DEFAULT_SIGNATURE, ServingError
 
 # SignatureDef dtype enum names -> NumPy dtypes, for the dtypes a predict request can carry as JSON numbers.
@@ -28,11 +27,9 @@ def parse_body(body):
     if not body:
         raise _invalid("JSON Parse error: The document is empty.")
     try:
-        request = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise _invalid(f"JSON Parse error: {error}") from None
-    except RecursionError:
-        raise _invalid("JSON Parse error: the document is nested too deeply") from None
+        request = json_tensor.loads(body)
+    except json_tensor.JsonError as error:
+        raise _invalid(str(error)) from None
     if not isinstance(request, dict):
         raise _invalid("JSON Value: " + body[:80].decode("utf-8", "replace") + " Is not an object")
     has_instances, has_inputs = "instances" in request, "inputs" in request
@@ -50,7 +47,9 @@ def _tensor(name, value, info):
     if dtype_name not in DTYPES:
         raise _invalid(f"input '{name}': dtype {dtype_name} cannot be sent as JSON numbers")
     try:
-        array = np.array(value)
+        array = json_tensor.to_numpy(value)
+    except json_tensor.JsonError as error:
+        raise _invalid(f"input '{name}': {error}") from None
     except ValueError:
         raise _invalid(f"input '{name}': ragged list (rows of different lengths)") from None
     if array.dtype == object or array.dtype.kind not in "biuf":
@@ -83,6 +82,11 @@ def request_tensors(request, signature_defs):
     inputs = signature_defs[name].inputs
     if "instances" in request:
         rows = request["instances"]
+        if isinstance(rows, json_tensor.NumericArray):  # rows of numbers: one tensor already
+            if len(inputs) != 1:
+                raise _invalid(f"every instance must be an object with the keys {sorted(inputs)}")
+            (key,) = inputs
+            return name, {key: _tensor(key, rows, inputs[key])}, True
         if not isinstance(rows, list) or not rows:
             raise _invalid("'instances' must be a non-empty list")
         if len(inputs) == 1:
@@ -158,11 +162,12 @@ def run(loaded, signature, tensors):
 
 
 def response_body(outputs, row_format):
+    """The response as JSON bytes, written from the arrays without a Python object per number."""
     if row_format:
         if len(outputs) == 1:
-            return {"predictions": next(iter(outputs.values())).tolist()}
+            return json_tensor.dumps({"predictions": next(iter(outputs.values()))})
         count = len(next(iter(outputs.values())))
-        return {"predictions": [{k: v[i].tolist() for k, v in outputs.items()} for i in range(count)]}
+        return json_tensor.dumps({"predictions": [{k: v[i] for k, v in outputs.items()} for i in range(count)]})
     if len(outputs) == 1:
-        return {"outputs": next(iter(outputs.values())).tolist()}
-    return {"outputs": {k: v.tolist() for k, v in outputs.items()}}
+        return json_tensor.dumps({"outputs": next(iter(outputs.values()))})
+    return json_tensor.dumps({"outputs": outputs})

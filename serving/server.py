@@ -9,23 +9,39 @@ without Docker (flag names as `tensorflow_model_server`'s):
   POST /v1/models/NAME[/versions/N | /labels/L]:predict     instances -> predictions, inputs -> outputs
 
 It loads every served version at start-up (version policy and labels from a
-models.config, else the newest version, as TF Serving's default), answers
-several requests at once (one thread each), bounds request bodies, and
-reports errors as {"error": "..."} with TF Serving's HTTP status codes. It is
-not TF Serving: no batching, no model reloading, no gRPC unless --port.
+models.config, else the newest version, as TF Serving's default), bounds request
+bodies, and reports errors as {"error": "..."} with TF Serving's HTTP status codes.
+It is not TF Serving: no batching, no model reloading, no gRPC unless --port.
+
+Load limits (memory is bounded by them, whatever the clients do):
+  --rest_api_num_threads   predictions computed at once (default 2)
+  --max_queued_requests    predict requests admitted beyond those, waiting (default 6);
+                           a request beyond both is answered 429 RESOURCE_EXHAUSTED at
+                           once, before its body is parsed
+  --rest_api_timeout_in_ms how long an admitted request may wait for a worker: then
+                           503 UNAVAILABLE (clients retry both with backoff)
+  --max_body_bytes         largest body (413-like 429 RESOURCE_EXHAUSTED beyond)
+A predict request costs about 3x its body at its peak (bodies are parsed with NumPy,
+serving/json_tensor.py), so the REST memory bound is about
+(threads + queued) x 3 x body size, beside the model.
 """
 
 import argparse
+import contextlib
 import http.server
 import json
 import re
 import sys
+import threading
 import traceback
 
 from serving import predict
 from serving.repository import ModelConfig, Repository, ServingError, read_model_config_file
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
+PREDICT_THREADS = 2
+MAX_QUEUED_REQUESTS = 6
+QUEUE_TIMEOUT_MS = 30_000
 _PATH = re.compile(
     r"/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
@@ -55,7 +71,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _reply(self, status, body):
-        data = json.dumps(body).encode()
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -93,20 +109,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 # request: reading on would let a client smuggle one.
                 self.close_connection = True
 
-    def _body(self):
+    def _content_length(self):
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             raise ServingError("INVALID_ARGUMENT", "Missing or invalid Content-Length")
-        length = int(length)
+        return int(length)
+
+    def _drop_body(self, length):
+        """Read and drop the body (in chunks, never held), so that the client, still sending,
+        gets our answer instead of a reset connection."""
+        remaining = length
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise _ClientGone()
+            remaining -= len(chunk)
+
+    def _body(self):
+        length = self._content_length()
         if length > self.server.max_body_bytes:
-            # Read and drop the body (in chunks, never held) so that the client, still sending,
-            # gets this answer instead of a reset connection.
-            remaining = length
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 1 << 20))
-                if not chunk:
-                    raise _ClientGone()
-                remaining -= len(chunk)
+            self._drop_body(length)
             raise ServingError("RESOURCE_EXHAUSTED",
                                f"Request body of {length} bytes exceeds the limit of {self.server.max_body_bytes}")
         if self.headers.get("Transfer-Encoding"):
@@ -119,9 +141,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _predict(self, name, version, label):
         version, loaded = self.server.repository.resolve(name, version, label)
-        request = predict.parse_body(self._body())
-        signature, tensors, row_format = predict.request_tensors(request, loaded.signature_defs)
-        return predict.response_body(predict.run(loaded, signature, tensors), row_format)
+        admission = self.server.admission
+        if not admission.enter():
+            if self.headers.get("Transfer-Encoding") is None and self._content_length() <= self.server.max_body_bytes:
+                self._drop_body(self._content_length())
+            raise ServingError("RESOURCE_EXHAUSTED", f"The server is busy: {admission.describe()}; retry later")
+        try:
+            request = predict.parse_body(self._body())
+            signature, tensors, row_format = predict.request_tensors(request, loaded.signature_defs)
+            del request
+            with admission.worker():
+                outputs = predict.run(loaded, signature, tensors)
+            del tensors
+            return predict.response_body(outputs, row_format)
+        finally:
+            admission.leave()
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         self._handle("GET")
@@ -134,16 +168,51 @@ class _ClientGone(Exception):
     """The client disconnected before sending its whole request."""
 
 
+class Admission:
+    """Bounds the predict requests a server holds: `threads` computing, `queued` more waiting
+    (their bodies read and parsed). Beyond both a request is refused at once; an admitted one
+    that waits longer than `timeout_s` for a worker is refused then. Connections themselves
+    cost a thread each and almost no memory."""
+
+    def __init__(self, threads=PREDICT_THREADS, queued=MAX_QUEUED_REQUESTS, timeout_s=QUEUE_TIMEOUT_MS / 1000):
+        if threads < 1 or queued < 0 or timeout_s <= 0:
+            raise ValueError("need threads >= 1, queued >= 0 and a positive timeout")
+        self.threads, self.queued, self.timeout_s = threads, queued, timeout_s
+        self._places = threading.BoundedSemaphore(threads + queued)
+        self._workers = threading.BoundedSemaphore(threads)
+
+    def describe(self):
+        return f"{self.threads} predictions running and {self.queued} waiting"
+
+    def enter(self):
+        """A place for one more request; False when all are taken."""
+        return self._places.acquire(blocking=False)
+
+    def leave(self):
+        self._places.release()
+
+    @contextlib.contextmanager
+    def worker(self):
+        if not self._workers.acquire(timeout=self.timeout_s):
+            raise ServingError("UNAVAILABLE", f"No worker became free within {self.timeout_s * 1000:.0f} ms "
+                                              f"({self.describe()}); retry later")
+        try:
+            yield
+        finally:
+            self._workers.release()
+
+
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128  # the listen backlog (socketserver's default is 5)
 
-    def __init__(self, address, repository, max_body_bytes=MAX_BODY_BYTES, verbose=False):
+    def __init__(self, address, repository, max_body_bytes=MAX_BODY_BYTES, verbose=False, admission=None):
         super().__init__(address, Handler)
         self.repository = repository
         self.max_body_bytes = max_body_bytes
         self.verbose = verbose
+        self.admission = admission or Admission()
 
 
 def model_configs(args):
@@ -165,12 +234,25 @@ def parser():
     p.add_argument("--port", type=int, default=0, help="gRPC port (0: no gRPC)")
     p.add_argument("--max_body_bytes", type=int, default=MAX_BODY_BYTES,
                    help="largest REST body, gRPC message and tensor a gRPC request may declare")
+    p.add_argument("--rest_api_num_threads", type=int, default=PREDICT_THREADS,
+                   help="REST predictions computed at once (also the gRPC server's worker threads)")
+    p.add_argument("--max_queued_requests", type=int, default=MAX_QUEUED_REQUESTS,
+                   help="predict requests admitted beyond those, waiting; more are refused (429 / "
+                        "RESOURCE_EXHAUSTED) before their body is parsed")
+    p.add_argument("--rest_api_timeout_in_ms", type=int, default=QUEUE_TIMEOUT_MS,
+                   help="longest wait of an admitted request for a worker (then 503 UNAVAILABLE)")
     p.add_argument("--verbose", action="store_true", help="log every request")
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    try:
+        admission = Admission(args.rest_api_num_threads, args.max_queued_requests, args.rest_api_timeout_in_ms / 1000)
+    except ValueError as error:
+        print(f"error: --rest_api_num_threads / --max_queued_requests / --rest_api_timeout_in_ms: {error}",
+              file=sys.stderr)
+        return 2
     try:
         repository = Repository(model_configs(args))
     except (FileNotFoundError, ValueError) as error:
@@ -181,8 +263,10 @@ def main(argv=None):
         from serving.grpc_server import start_grpc_server
 
         grpc_server = start_grpc_server(repository, args.port, host=args.rest_api_host,
-                                        max_bytes=args.max_body_bytes)
-    server = Server((args.rest_api_host, args.rest_api_port), repository, args.max_body_bytes, args.verbose)
+                                        max_bytes=args.max_body_bytes, workers=args.rest_api_num_threads,
+                                        max_concurrent_rpcs=args.rest_api_num_threads + args.max_queued_requests)
+    server = Server((args.rest_api_host, args.rest_api_port), repository, args.max_body_bytes, args.verbose,
+                    admission)
     served = ", ".join(f"{n} {sorted(v)}" for n, v in repository.versions.items())
     print(f"serving {served} at http://{args.rest_api_host}:{server.server_address[1]}"
           + (f" and gRPC port {args.port}" if grpc_server else ""), flush=True)

@@ -417,3 +417,93 @@ def test_hostile_requests_get_a_plain_400_without_python_internals(servers):
     assert status == 400 and "nested too deeply" in reply["error"]
     for text in (reply["error"],):
         assert "Error" not in text.split(":")[0] and "Traceback" not in text
+
+
+def test_predict_requests_beyond_the_admission_limits_get_429_then_503_and_the_server_recovers(model_base):
+    """Issue 16.2: a bounded number of predictions in flight; beyond it TF Serving's error form."""
+    from serving.server import Admission
+
+    repository = Repository([ModelConfig("deblur", model_base)])
+    admission = Admission(threads=1, queued=1, timeout_s=0.3)
+    rest = Server(("127.0.0.1", 0), repository, admission=admission)
+    threading.Thread(target=rest.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{rest.server_address[1]}/v1/models/deblur:predict"
+    x = frames(1)
+    try:
+        assert admission.enter() and admission.enter()  # both places taken: the next request is refused at once
+        status, content_type, reply = post(url, {"instances": x.tolist()})
+        assert (status, content_type) == (429, "application/json")
+        assert list(reply) == ["error"] and "busy" in reply["error"]
+        admission.leave()  # a place, but the only worker is busy: admitted, then refused after the timeout
+        with admission.worker():
+            status, _, reply = post(url, {"instances": x.tolist()})
+        assert status == 503 and "No worker became free within 300 ms" in reply["error"]
+        admission.leave()
+        status, _, reply = post(url, {"instances": x.tolist()})  # everything released: served again
+        assert status == 200
+        np.testing.assert_array_equal(np.array(reply["predictions"]), local_uint8(model_base, 2, x))
+        assert admission.enter() and admission.enter() and not admission.enter()  # no place was leaked
+    finally:
+        rest.shutdown()
+        rest.server_close()
+
+
+def test_the_rest_client_retries_a_busy_server():
+    calls = []
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.path)
+            status, body = (429, {"error": "busy"}) if len(calls) < 2 else (200, {"predictions": [[[[1, 2, 3]]]]})
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = RestClient(f"http://127.0.0.1:{server.server_address[1]}", "deblur", backoff=0.01)
+        got = client.predict(np.zeros((1, 5, 1, 1, 3), np.uint8))
+        assert len(calls) == 2 and got.dtype == np.uint8 and got.tolist() == [[[[1, 2, 3]]]]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_grpc_refuses_calls_beyond_its_limit_with_resource_exhausted(model_base, monkeypatch):
+    from serving import predict
+    from serving.grpc_server import start_grpc_server
+
+    started, release = threading.Event(), threading.Event()
+    real_run = predict.run
+
+    def slow_run(*args):
+        started.set()
+        release.wait(30)
+        return real_run(*args)
+
+    monkeypatch.setattr(predict, "run", slow_run)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = start_grpc_server(Repository([ModelConfig("deblur", model_base)]), port, workers=1, max_concurrent_rpcs=1)
+    try:
+        client = GrpcClient(f"127.0.0.1:{port}", "deblur", retries=0)
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(client.predict, frames(1))
+            assert started.wait(30)
+            with pytest.raises(ServingClientError) as error:
+                client.predict(frames(1))
+            assert error.value.status == "RESOURCE_EXHAUSTED"
+            release.set()
+            assert first.result(timeout=60).shape == (1, 12, 20, 3)
+    finally:
+        release.set()
+        server.stop(0)
