@@ -4,7 +4,7 @@ import os
 import re
 import sys
 
-from keras_spgan.errors import ConfigError
+from keras_spgan.errors import ConfigError, OutputError
 
 # What an on-device or serving developer needs to feed the model, in every sidecar.
 FRAME_ORDER = "oldest first; the output is the centre frame, deblurred"
@@ -92,5 +92,8 @@ def run_main(export, argv):
         return 2
     except ParityError as error:
         print(f"error: {error}\nnothing was written.", file=sys.stderr)
+        return 1
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,6 +1,7 @@
 """Test setup: quiet TensorFlow, two logical CPUs for tf.distribute tests, seeds."""
 
 import os
+import subprocess
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -58,3 +59,28 @@ def trained_tiny_spn(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("trained") / "spn.keras")
     spn.save(path)
     return spn, path
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 4 MB tmpfs (root only; skipped where mounting is not allowed): a full disk with `fill`."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], capture_output=True)
+
+
+def fill(folder, leave=0):
+    """Fills `folder`'s file system until `leave` bytes are free (a file named .filler)."""
+    import shutil
+
+    with open(os.path.join(folder, ".filler"), "wb") as f:
+        while shutil.disk_usage(folder).free > leave:
+            try:
+                f.write(b"\0" * min(shutil.disk_usage(folder).free - leave, 4096))
+                f.flush()
+            except OSError:
+                break

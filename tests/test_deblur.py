@@ -17,6 +17,7 @@ from keras_spgan.deblur import deblur_video
 from keras_spgan.inference.runners import KerasRunner
 from keras_spgan.inference.stream import deblur_frames, sliding_windows
 from keras_spgan.inference.tiling import ALIGN, tile_spans
+from tests.conftest import fill
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -297,31 +298,20 @@ def test_bfloat16_precision_stays_close_to_float32(trained_tiny_spn, tmp_path):
         list(deblur_frames(frames, model, precision="bfloat16"))
 
 
-@pytest.fixture
-def small_filesystem(tmp_path):
-    """A 400 kB tmpfs (root only; skipped where mounting is not allowed)."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], capture_output=True)
-
-
 def test_deblur_onto_a_full_disk_fails_and_keeps_the_old_output(trained_tiny_spn, tmp_path, small_filesystem):
     """Issue 16.6: OpenCV's VideoWriter failures were unchecked: exit 0, corrupt video, old file replaced."""
     _, path = trained_tiny_spn
     out = small_filesystem / "out.avi"
     write_video(out, textured_frames(3))
     before = out.read_bytes()
+    fill(small_filesystem, leave=400_000)
     source = write_video(tmp_path / "in.avi", textured_frames(30, height=240, width=320))  # about 1 MB as MJPG
     result = subprocess.run([sys.executable, "-m", "keras_spgan.deblur", source, str(out), "--model", path,
                              "--overwrite", "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "could not be written completely" in result.stderr or "cannot write" in result.stderr
     assert out.read_bytes() == before
-    assert sorted(os.listdir(small_filesystem)) == ["out.avi"]  # no partial file
+    assert sorted(os.listdir(small_filesystem)) == [".filler", "out.avi"]  # no partial file
 
 
 def test_a_video_writer_that_drops_frames_is_an_error(trained_tiny_spn, tmp_path, monkeypatch):

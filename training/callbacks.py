@@ -17,6 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_spgan.files import atomic_output, save_weights
+
 
 def current_step(model):
     return int(model.optimizer.iterations.numpy())
@@ -95,9 +97,8 @@ class BestWeights(keras.callbacks.Callback):
         if value > self.best:
             self.best, self.best_step, self.wait = float(value), current_step(self.model), 0
             if self.is_chief:
-                partial = self.path + ".partial.weights.h5"
-                self.model.save_weights(partial)
-                os.replace(partial, self.path)
+                with atomic_output(self.path, overwrite=True) as partial:  # keeps the .weights.h5 suffix
+                    save_weights(self.model, partial)
             return
         self.wait += 1
         if self.patience and self.wait >= self.patience:

@@ -10,6 +10,8 @@ A checkpoint is `<model_dir>/checkpoints/ckpt-<step>/` with
 It is written under a temporary name and renamed, so a run killed at any
 moment leaves either the previous checkpoint or the new one, never half of
 one. Only the chief writes (multi-worker: every worker holds the same values).
+On a full disk the save fails before writing (the free space is checked against
+the checkpoint's size) or cleanly (OutputError), and the previous checkpoint stays.
 """
 
 import json
@@ -17,6 +19,9 @@ import os
 import shutil
 
 import keras
+import numpy as np
+
+from keras_spgan.files import atomic_output, require_free_space, save_weights
 
 from keras_spgan.models.loading import (
     ARCH_FILE,
@@ -46,16 +51,15 @@ class CheckpointManager:
         final = os.path.join(self.directory, f"{CHECKPOINT_PREFIX}{step:09d}")
         if os.path.isfile(os.path.join(final, STATE_FILE)):
             return final  # this step is saved already (e.g. periodic save, then exit)
-        partial = f"{final}.partial-{os.getpid()}"
-        shutil.rmtree(partial, ignore_errors=True)
-        os.makedirs(partial)
-        model.save_weights(os.path.join(partial, WEIGHTS_FILE))
-        with open(os.path.join(partial, ARCH_FILE), "w") as f:
-            json.dump(keras.saving.serialize_keras_object(model), f)
-        with open(os.path.join(partial, STATE_FILE), "w") as f:
-            json.dump({**state, "step": step}, f, indent=1)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(partial, final)
+        needed = checkpoint_bytes(model) * 5 // 4 + (64 << 10)
+        require_free_space(self.directory, needed, f"checkpoint {step}")
+        with atomic_output(final, overwrite=True) as partial:
+            os.makedirs(partial)
+            save_weights(model, os.path.join(partial, WEIGHTS_FILE), needed)
+            with open(os.path.join(partial, ARCH_FILE), "w") as f:
+                json.dump(keras.saving.serialize_keras_object(model), f)
+            with open(os.path.join(partial, STATE_FILE), "w") as f:
+                json.dump({**state, "step": step}, f, indent=1)
         self._prune()
         return final
 
@@ -72,3 +76,20 @@ class CheckpointManager:
         for name in os.listdir(self.directory):
             if ".partial-" in name:
                 shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+
+
+def checkpoint_bytes(model):
+    """What a checkpoint of `model` takes on disk, about: its weights and every tracked
+    optimizer's variables (HDF5 adds little)."""
+    variables = {id(v): v for v in model.weights}
+    for value in vars(model).values():
+        if isinstance(value, keras.optimizers.Optimizer):
+            variables.update({id(v): v for v in value.variables})
+    return sum(int(np.prod(v.shape)) * _itemsize(v.dtype) for v in variables.values())
+
+
+def _itemsize(dtype):
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:  # bfloat16 and friends
+        return 4

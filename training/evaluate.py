@@ -25,6 +25,8 @@ import sys
 import numpy as np
 
 from keras_spgan import absl_cli
+from keras_spgan.errors import OutputError
+from keras_spgan.files import atomic_output
 from training.config import ConfigError
 
 INPUT_ROW = "INPUT"
@@ -149,10 +151,9 @@ def write_outputs(result, paths):
                     + "\n" + format_table(result, "ssim", "markdown"))
         else:
             raise ConfigError("output", f"{path}: use a .json, .csv or .md file name")
-        partial = f"{path}.partial-{os.getpid()}"
-        with open(partial, "w") as f:
-            f.write(text)
-        os.replace(partial, path)
+        with atomic_output(path, overwrite=True) as partial:
+            with open(partial, "w") as f:
+                f.write(text)
 
 
 def row_name(spec, taken):
@@ -185,6 +186,9 @@ def main(argv):
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 def run(FLAGS):

@@ -17,6 +17,7 @@ import sys
 from absl import app, flags
 
 from keras_spgan import absl_cli
+from keras_spgan.errors import OutputError
 from training.config import DEFAULT_STEPS, ConfigError, TrainConfig, parse_json_object, parse_scales
 
 FLAGS = flags.FLAGS
@@ -134,6 +135,9 @@ def main(argv):
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if result.interrupted:
         return 143  # the conventional "terminated" status; the checkpoint is saved
     return 0

@@ -85,7 +85,12 @@ def read_rgb(path):
 
 
 def write_rgb(path, image, jpeg_quality=95):
-    """Writes RGB uint8 to `path` (format from the extension)."""
+    """Writes RGB uint8 to `path` (format from the extension). Encoded in memory and written by
+    Python, so that a full disk is an OSError naming its cause (cv2.imwrite only returns False)."""
     params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.lower().endswith((".jpg", ".jpeg")) else []
-    if not cv2.imwrite(path, cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), params):
-        raise FrameError(f"{path}: cannot write image")
+    ok, data = cv2.imencode(os.path.splitext(path)[1] or ".png", cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR),
+                            params)
+    if not ok:
+        raise FrameError(f"{path}: cannot encode an image of shape {np.shape(image)} in this format")
+    with open(path, "wb") as f:
+        f.write(data.tobytes())

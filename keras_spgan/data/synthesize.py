@@ -21,7 +21,6 @@ name and renamed when complete; an existing OUT is refused without --overwrite.
 import argparse
 import json
 import os
-import shutil
 import sys
 
 import cv2
@@ -32,6 +31,8 @@ from keras_spgan.data import blur
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameError, list_frames, natural_key, read_rgb, write_rgb
 from keras_spgan.data.layouts import default_test_names
 from keras_spgan.data.video import iter_video_rgb
+from keras_spgan.errors import OutputError
+from keras_spgan.files import atomic_output
 
 
 def find_sources(path):
@@ -96,12 +97,8 @@ def synthesize(args):
     unknown = sorted(set(args.test or ()) - {name for name, _, _ in sources})
     if unknown:
         raise FrameError(f"--test: no source video named {unknown}; sources: {', '.join(n for n, _, _ in sources)}")
-    if os.path.exists(args.output) and not args.overwrite:
-        raise FileExistsError(f"{args.output}: already exists (pass --overwrite to replace it)")
-    partial = f"{args.output.rstrip(os.sep)}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
     rng = np.random.default_rng(args.seed)
-    try:
+    with atomic_output(args.output.rstrip(os.sep), overwrite=args.overwrite) as partial:
         for number, (name, kind, path) in enumerate(sources, start=1):
             clip = os.path.join(partial, "quantitative_datasets", name)
             os.makedirs(os.path.join(clip, "input"))
@@ -122,11 +119,6 @@ def synthesize(args):
         with open(os.path.join(partial, "split.json"), "w") as f:
             json.dump({"test": test}, f)
         print(f"test split: {', '.join(test)} (split.json)", file=sys.stderr)
-        if os.path.exists(args.output):
-            shutil.rmtree(args.output)
-        os.replace(partial, args.output)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return args.output
 
 
@@ -167,6 +159,9 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         synthesize(args)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except (FrameError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
