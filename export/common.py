@@ -2,9 +2,8 @@
 
 import os
 import re
-import sys
 
-from keras_spgan.errors import ConfigError, OutputError
+from keras_spgan.errors import ConfigError
 
 # What an on-device or serving developer needs to feed the model, in every sidecar.
 FRAME_ORDER = "oldest first; the output is the centre frame, deblurred"
@@ -72,28 +71,30 @@ def check_new_output(path, overwrite, flag="out"):
         raise ConfigError(flag, f"{path}: already exists (pass --overwrite to replace it)")
 
 
-def run_main(export, argv):
-    """Runs `export(FLAGS)` as a command: ConfigError exits 2, a failed parity check 1."""
-    from export.parity import ParityError
-
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}: every option is a --flag", file=sys.stderr)
-        return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def run_export(export):
+    """Runs `export()` for a command: TensorFlow's Python logging quieted; a failed parity check
+    says that nothing was written (the spine prints it and exits 1)."""
     import tensorflow as tf
     from absl import logging
+
+    from export.parity import ParityError
 
     logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every function at INFO
     tf.get_logger().setLevel("ERROR")  # the TF1 loader's deprecation notice is expected
     try:
         export()
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except ParityError as error:
-        print(f"error: {error}\nnothing was written.", file=sys.stderr)
-        return 1
-    except OutputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        raise ParityError(f"{error}\nnothing was written.") from None
     return 0
+
+
+def add_model_flags(parser, parity=True, overwrite="Replace an existing --out file."):
+    """The flags every exporter has."""
+    from keras_spgan.flags import add_bool
+
+    parser.add_argument("--model", help="trained model: a preset name (spn, spgan), a training model dir or a "
+                                        ".keras file (SPN or SPGAN)")
+    if parity:
+        parser.add_argument("--parity_windows", type=int, default=8,
+                            help="sample-data windows the export is checked on (default: 8)")
+    add_bool(parser, "overwrite", False, overwrite)

@@ -11,7 +11,7 @@ describes the interface and holds the parity report.
 import warnings
 
 from export import common, parity
-from keras_spgan import absl_cli
+from keras_spgan import cli
 from keras_spgan.errors import ConfigError
 
 def write_onnx(spn, path):
@@ -60,22 +60,12 @@ def export(model, out, parity_windows=8, overwrite=False, log=print):
     return report
 
 
-def define_flags():
-    from absl import flags
+def add_arguments(parser):
+    common.add_model_flags(parser)
+    parser.add_argument("--out", help="output .onnx file")
 
-    flags.DEFINE_string("model", None, "Trained model: a preset name (spn, spgan), a training model dir or a .keras file (SPN or SPGAN).")
-    flags.DEFINE_string("out", None, "Output .onnx file.")
-    flags.DEFINE_integer("parity_windows", 8, "Sample-data windows the export is checked on.")
-    flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")
-
-
-def main(argv):
-    from absl import flags
-
-    FLAGS = flags.FLAGS
-    return common.run_main(lambda: export(FLAGS.model, FLAGS.out, FLAGS.parity_windows, FLAGS.overwrite), argv)
-
+def run(args):
+    return common.run_export(lambda: export(args.model, args.out, args.parity_windows, args.overwrite))
 
 if __name__ == "__main__":
-    define_flags()
-    absl_cli.run(main)
+    cli.alias("export onnx")

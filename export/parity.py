@@ -9,7 +9,7 @@ threshold fails (see THRESHOLDS, from the export issue).
 
 import numpy as np
 
-from keras_spgan.colour import RGB_TO_YCBCR, YCBCR_OFFSET
+from keras_spgan.errors import KerasSpganError
 
 THRESHOLDS = {
     "float32": {"max_abs_diff": 1e-4},
@@ -21,14 +21,18 @@ THRESHOLDS = {
 MAX_PSNR = 120.0
 
 
-class ParityError(RuntimeError):
+class ParityError(KerasSpganError, RuntimeError):
     """An export that does not match its Keras model within its threshold."""
+
+    exit_code = 1  # it ran and failed (keras_spgan.errors)
 
 
 def _luma(image):
     image = np.asarray(image, np.float64)
     if image.shape[-1] == 1:  # already Y
         return image[..., 0]
+    from keras_spgan.colour import RGB_TO_YCBCR, YCBCR_OFFSET  # deferred: keras_spgan.colour imports Keras
+
     return image @ RGB_TO_YCBCR[0] + YCBCR_OFFSET[0]
 
 

@@ -34,7 +34,8 @@ import warnings
 
 import numpy as np
 
-HEAD_LAYER = "head_conv"  # the float head starts at this layer's op
+from export.tflite_ops import HEAD_LAYER, head_nodes
+
 
 
 def _in_axis(layer):
@@ -123,23 +124,6 @@ def equalize_activation_ranges(spn, y_windows):
             weights[0] = weights[0] * scale.reshape(shape)
             layer.set_weights(weights)
     return spn
-
-
-def head_start(output_names):
-    """Index of the first op whose output comes from the head conv (None if there is none):
-    ops from there on stay float in the default int8 model."""
-    return next((i for i, name in enumerate(output_names) if f"/{HEAD_LAYER}" in name), None)
-
-
-def head_nodes(float_content):
-    """Output tensor names of the ops from the head conv on, in a float .tflite model."""
-    from export.tflite import op_details
-
-    names = [output for _, _, output in op_details(float_content)]
-    first = head_start(names)
-    if first is None:
-        raise ValueError(f"no {HEAD_LAYER} op in the model")
-    return names[first:]
 
 
 def convert_int8(model, calibration, integer_only=False):

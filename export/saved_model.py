@@ -19,10 +19,9 @@ import os
 import numpy as np
 
 from export import common, parity
-from keras_spgan import absl_cli
+from keras_spgan import cli
 from keras_spgan.errors import ConfigError
 
-SIGNATURES = ("serving_default", "float", "luma")
 REPORT_FILE = os.path.join("assets.extra", "keras_spgan.json")
 
 def build_models(spn):
@@ -152,27 +151,16 @@ def export(model, out, name, version=None, overwrite=False, parity_windows=8, lo
     return target, report
 
 
-def define_flags():
-    from absl import flags
+def add_arguments(parser):
+    common.add_model_flags(parser, overwrite="replace an existing OUT/NAME/VERSION")
+    parser.add_argument("--out", default="models", help="TF Serving model base folder; the export goes to "
+                                                         "OUT/NAME/VERSION (default: models)")
+    parser.add_argument("--name", default="deblur", help="model name (TF Serving's --model_name; default: deblur)")
+    parser.add_argument("--version", type=int, help="version number; default: one more than the newest in OUT/NAME")
 
-    flags.DEFINE_string("model", None, "Trained model: a preset name (spn, spgan), a training model dir or a .keras file (SPN or SPGAN).")
-    flags.DEFINE_string("out", "models", "TF Serving model base folder; the export goes to OUT/NAME/VERSION.")
-    flags.DEFINE_string("name", "deblur", "Model name (TF Serving's --model_name).")
-    flags.DEFINE_integer("version", None, "Version number; default: one more than the newest in OUT/NAME.")
-    flags.DEFINE_boolean("overwrite", False, "Replace an existing OUT/NAME/VERSION.")
-    flags.DEFINE_integer("parity_windows", 8, "Sample-data windows the export is checked on.")
-
-
-def main(argv):
-    from absl import flags
-
-    FLAGS = flags.FLAGS
-    return common.run_main(
-        lambda: export(FLAGS.model, FLAGS.out, FLAGS.name, FLAGS.version, FLAGS.overwrite, FLAGS.parity_windows),
-        argv,
-    )
-
+def run(args):
+    return common.run_export(lambda: export(args.model, args.out, args.name, args.version, args.overwrite,
+                                            args.parity_windows))
 
 if __name__ == "__main__":
-    define_flags()
-    absl_cli.run(main)
+    cli.alias("export saved_model")

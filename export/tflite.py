@@ -31,14 +31,13 @@ import tempfile
 import numpy as np
 
 from export import common, parity
-from keras_spgan import absl_cli
+from export.tflite_ops import float_compute_ops, list_ops  # noqa: F401  (also public here, as before)
+from keras_spgan import cli
 from keras_spgan.errors import ConfigError
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 PRECISION = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
 # Ops whose float form in an int8 model means the network was not quantized.
-COMPUTE_OPS = ("CONV_2D", "CONV_3D", "TRANSPOSE_CONV", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL")
-FLOAT_TYPES = (np.float32, np.float16)
 
 def deployable_model(spn, frame_size, fold=True, equalize_on=None):
     """RGB window (1, T, H, W, 3) -> RGB centre frame, with the Conv3Ds folded into Conv2Ds.
@@ -83,41 +82,6 @@ def convert(spn, quantize, frame_size, calibration=None, fold=True, integer_only
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
         return converter.convert()
-
-
-def op_details(content):
-    """[(op name, dtypes of its float inputs, first output tensor name)] of a .tflite model,
-    in execution order, as the flatbuffer holds it (read without delegates, which would
-    hide ops inside DELEGATE nodes)."""
-    from keras_spgan.inference.runners import tflite_interpreter
-
-    interpreter = tflite_interpreter(content=content, delegates=False)
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    ops = []
-    for op in interpreter._get_ops_details():  # no public API lists a model's ops
-        dtypes = {np.dtype(tensors[i]["dtype"]) for i in op["inputs"] if i >= 0}
-        floats = sorted(d.name for d in dtypes if d in FLOAT_TYPES)
-        ops.append((op["op_name"], floats, tensors[op["outputs"][0]]["name"]))
-    return ops
-
-
-def list_ops(content):
-    """[(op name, dtypes of its float inputs)] of a .tflite model."""
-    return [(name, floats) for name, floats, _ in op_details(content)]
-
-
-def float_compute_ops(content, float_head=False):
-    """Convolutions / matmuls that take a float input: none may be left in an int8 model
-    but, with `float_head`, those from the head conv on (the head and the colour
-    conversion back to RGB)."""
-    from export.quantization import head_start
-
-    ops = op_details(content)
-    tail = head_start([output for _, _, output in ops]) if float_head else None
-    return sorted({
-        f"{name}({','.join(floats)})" for i, (name, floats, _) in enumerate(ops)
-        if name in COMPUTE_OPS and floats and (tail is None or i < tail)
-    })
 
 
 def sidecar_path(out):
@@ -182,36 +146,24 @@ def export(model, quantize, input_size, out, representative_data=None, calibrati
     return report
 
 
-def define_flags():
-    from absl import flags
+def add_arguments(parser):
+    from keras_spgan.flags import add_bool
 
-    flags.DEFINE_string("model", None, "Trained model: a preset name (spn, spgan), a training model dir or a .keras file (SPN or SPGAN).")
-    flags.DEFINE_enum("quantize", "none", list(QUANTIZATIONS), "Weight / activation precision.")
-    flags.DEFINE_string("input_size", "256x256", "Frame size HEIGHTxWIDTH the model takes (TFLite shapes are fixed).")
-    flags.DEFINE_string("out", None, "Output .tflite file.")
-    flags.DEFINE_string("representative_data", None,
-                     "int8 calibration frames: a folder of frames, of videos, or a dataset dir; "
-                     "default: the built-in sample's training clips.")
-    flags.DEFINE_integer("calibration_windows", 32, "int8: windows used for calibration.")
-    flags.DEFINE_integer("parity_windows", 8, "Sample-data windows the export is checked on.")
-    flags.DEFINE_boolean("integer_only", False,
-                         "int8: quantize the head too, so every op is int8 (for integer-only accelerators; "
-                         "costs about 0.1 dB).")
-    flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")
+    common.add_model_flags(parser)
+    parser.add_argument("--quantize", default="none", choices=list(QUANTIZATIONS), help="weight / activation precision")
+    parser.add_argument("--input_size", default="256x256",
+                        help="frame size HEIGHTxWIDTH the model takes (TFLite shapes are fixed; default: 256x256)")
+    parser.add_argument("--out", help="output .tflite file")
+    parser.add_argument("--representative_data", help="int8 calibration frames: a folder of frames, of videos, or a "
+                                                      "dataset dir; default: the built-in sample's training clips")
+    parser.add_argument("--calibration_windows", type=int, default=32, help="int8: windows used for calibration")
+    add_bool(parser, "integer_only", False, "int8: quantize the head too, so every op is int8 (for integer-only "
+                                            "accelerators; costs about 0.1 dB)")
 
-
-def main(argv):
-    from absl import flags
-
-    FLAGS = flags.FLAGS
-    return common.run_main(
-        lambda: export(FLAGS.model, FLAGS.quantize, FLAGS.input_size, FLAGS.out, FLAGS.representative_data,
-                       FLAGS.calibration_windows, FLAGS.parity_windows, FLAGS.overwrite,
-                       integer_only=FLAGS.integer_only),
-        argv,
-    )
-
+def run(args):
+    return common.run_export(lambda: export(args.model, args.quantize, args.input_size, args.out,
+                                            args.representative_data, args.calibration_windows, args.parity_windows,
+                                            args.overwrite, integer_only=args.integer_only))
 
 if __name__ == "__main__":
-    define_flags()
-    absl_cli.run(main)
+    cli.alias("export tflite")

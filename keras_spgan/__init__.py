@@ -1,42 +1,54 @@
-"""keras-spgan: video deblurring with the Spatiotemporal Pyramid Network (SPN) and SPGAN."""
+"""keras-spgan: video deblurring with the Spatiotemporal Pyramid Network (SPN) and SPGAN.
 
+The public names below are imported on first use (PEP 562), so that `import keras_spgan.errors`
+or the command line's `--help` does not import TensorFlow.
+"""
+
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# TensorFlow's C++ INFO lines (oneDNN, CPU features, CUDA stubs) bury our CLIs'
-# output; warnings and errors still show. Set TF_CPP_MIN_LOG_LEVEL=0 to see all.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
-import keras  # noqa: E402
-
-if keras.backend.backend() != "tensorflow":
-    raise ImportError(
-        f"keras_spgan needs the TensorFlow backend of Keras, but KERAS_BACKEND is "
-        f"{keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow"
-    )
-
-from keras_spgan import colour, losses, metrics  # noqa: E402
-from keras_spgan.archs import (  # noqa: E402
-    ABLATION_SCALES,
-    PAPER_SCALES,
-    SPN,
-    Discriminator,
-    RGBDeblurrer,
-    build_discriminator,
-    build_rgb_deblurrer,
-    build_spn,
-)
-from keras_spgan.models import SPGAN, ModelLoadError, load_generator, load_model  # noqa: E402
-from keras_spgan.deblur import deblur_video  # noqa: E402
-from keras_spgan.inference import load_runner  # noqa: E402
-from keras_spgan.inference.stream import deblur_frames  # noqa: E402
-from keras_spgan.presets import PresetError, default_preset, from_preset, list_presets  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ABLATION_SCALES", "PAPER_SCALES", "SPN", "SPGAN", "Discriminator", "RGBDeblurrer",
-    "build_discriminator", "build_rgb_deblurrer", "build_spn", "colour", "losses", "metrics",
-    "ModelLoadError", "load_generator", "load_model", "deblur_video", "deblur_frames", "load_runner",
-    "PresetError", "default_preset", "from_preset", "list_presets",
-]
+_PUBLIC = {
+    "ABLATION_SCALES": "keras_spgan.archs", "PAPER_SCALES": "keras_spgan.archs", "SPN": "keras_spgan.archs",
+    "Discriminator": "keras_spgan.archs", "RGBDeblurrer": "keras_spgan.archs",
+    "build_discriminator": "keras_spgan.archs", "build_rgb_deblurrer": "keras_spgan.archs",
+    "build_spn": "keras_spgan.archs",
+    "SPGAN": "keras_spgan.models", "ModelLoadError": "keras_spgan.models", "load_generator": "keras_spgan.models",
+    "load_model": "keras_spgan.models",
+    "deblur_video": "keras_spgan.deblur", "load_runner": "keras_spgan.inference",
+    "deblur_frames": "keras_spgan.inference.stream",
+    "PresetError": "keras_spgan.presets", "default_preset": "keras_spgan.presets",
+    "from_preset": "keras_spgan.presets", "list_presets": "keras_spgan.presets",
+    "KerasSpganError": "keras_spgan.errors",
+}
+_SUBMODULES = ("colour", "losses", "metrics")
+
+__all__ = sorted(_PUBLIC) + list(_SUBMODULES)
+
+
+def _check_backend():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ImportError(f"keras_spgan needs the TensorFlow backend of Keras, but KERAS_BACKEND is "
+                          f"{keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        _check_backend()
+        return importlib.import_module(f"keras_spgan.{name}")
+    if name in _PUBLIC:
+        if _PUBLIC[name] != "keras_spgan.errors":
+            _check_backend()
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'keras_spgan' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

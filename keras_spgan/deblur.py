@@ -18,7 +18,6 @@ Video files are re-encoded (mp4v / MJPG / XVID through OpenCV), which is
 lossy; write a folder of .png frames for exact results.
 """
 
-import argparse
 import os
 import queue
 import sys
@@ -27,7 +26,9 @@ import time
 
 import numpy as np
 
+from keras_spgan import cli
 from keras_spgan.data.frames import FrameError
+from keras_spgan.errors import ConfigError
 from keras_spgan.inference.video_io import FOURCC, FrameSink, FrameSource, is_video_path
 from keras_spgan.progress import ProgressLine
 
@@ -141,9 +142,7 @@ def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=6
     }
 
 
-def parser():
-    p = argparse.ArgumentParser(prog="keras-spgan deblur", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p):
     p.add_argument("input", metavar="IN", help="video file or folder of frames")
     p.add_argument("output", metavar="OUT", help="video file (by extension) or folder of frames")
     p.add_argument("--model", default=None, help="a preset name (spn, spgan; default: the default preset), a training "
@@ -157,33 +156,23 @@ def parser():
     p.add_argument("--fps", type=float, default=None, help="output fps (default: the input's, or 30 for frames)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     p.add_argument("--quiet", action="store_true", help="no progress line")
-    return p
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def run(args):
     from keras_spgan.models.loading import ModelLoadError
     from keras_spgan.presets import PresetError
 
     for flag, value, low in (("batch", args.batch, 1), ("overlap", args.overlap, 0), ("tile", args.tile, 0)):
         if value < low:
-            print(f"error: --{flag}: must be at least {low}, got {value}", file=sys.stderr)
-            return 2
+            raise ConfigError(flag, f"must be at least {low}, got {value}")
     if args.tile and (args.tile < 4 or args.overlap >= args.tile):
-        print(f"error: --tile: must be at least 4 and larger than --overlap ({args.overlap}), got {args.tile}",
-              file=sys.stderr)
-        return 2
+        raise ConfigError("tile", f"must be at least 4 and larger than --overlap ({args.overlap}), got {args.tile}")
     try:
         summary = deblur_video(args.input, args.output, args.model, batch=args.batch, tile=args.tile or None,
                                overlap=args.overlap, side_by_side=args.side_by_side, fps=args.fps,
                                overwrite=args.overwrite, progress=not args.quiet, precision=args.precision)
     except (ModelLoadError, PresetError) as error:
-        print(f"error: --model: {error}", file=sys.stderr)
-        return 2
-    except FrameError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise ConfigError("model", str(error)) from None
     except KeyboardInterrupt:
         print("interrupted: no output written", file=sys.stderr)
         return 130
@@ -192,6 +181,11 @@ def main(argv=None):
     print(f"wrote {summary['output']}: {summary['frames']} frames of {summary['size'][1]}x{summary['size'][0]} "
           f"at {summary['fps']:g} fps ({summary['frames_per_second']:.2f} frames/s, {summary['backend']})")
     return 0
+
+
+def main(argv=None):
+    """`keras-spgan deblur ...` (argv without the command name)."""
+    return cli.main(["deblur", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

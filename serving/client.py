@@ -12,7 +12,6 @@ UNAVAILABLE) and refused connections are retried with exponential backoff; any o
 carrying the server's own error text.
 """
 
-import argparse
 import json
 import sys
 import time
@@ -21,11 +20,15 @@ import urllib.request
 
 import numpy as np
 
+from keras_spgan.errors import KerasSpganError
+
 from serving import json_tensor
 
 
-class ServingClientError(RuntimeError):
+class ServingClientError(KerasSpganError, RuntimeError):
     """A request the server refused or could not answer; `status` is the HTTP status or gRPC code."""
+
+    exit_code = 1  # it ran and failed (keras_spgan.errors)
 
     def __init__(self, status, message):
         super().__init__(f"{status}: {message}")
@@ -205,9 +208,7 @@ def deblur_command(args):
     return 0
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m serving.client", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p):
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("deblur", help="deblur a video or frame folder through a server")
     d.add_argument("input", metavar="IN")
@@ -223,7 +224,9 @@ def main(argv=None):
     d.add_argument("--retries", type=int, default=3)
     d.add_argument("--overwrite", action="store_true")
     d.add_argument("--quiet", action="store_true")
-    args = p.parse_args(argv)
+
+
+def run(args):
     from keras_spgan.data.frames import FrameError
 
     try:
@@ -236,5 +239,14 @@ def main(argv=None):
         return 2
 
 
+def main(argv=None):
+    """`keras-spgan client ...` (argv without the command name)."""
+    from keras_spgan import cli
+
+    return cli.main(["client", *(sys.argv[1:] if argv is None else argv)])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    from keras_spgan import cli
+
+    cli.alias("client")

@@ -10,10 +10,10 @@ with the curl request for one window. models.config is built as a proto
 and printed with protobuf's text format, so TF Serving parses it as written.
 """
 
-import argparse
 import os
 import sys
 
+from keras_spgan import cli
 from keras_spgan.files import atomic_output
 from keras_spgan.inference.runners import saved_model_versions
 
@@ -82,11 +82,7 @@ def parse_labels(values):
     return labels
 
 
-def main(argv=None):
-    from google.protobuf import text_format
-
-    p = argparse.ArgumentParser(prog="python -m serving.prepare", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p):
     p.add_argument("--model_base_path", required=True, help="folder of numeric version folders (export.saved_model)")
     p.add_argument("--name", required=True, help="model name in request URLs")
     p.add_argument("--policy", choices=POLICIES, default="latest", help="which versions TF Serving loads")
@@ -97,7 +93,10 @@ def main(argv=None):
     p.add_argument("--batch_timeout_micros", type=int, default=5000)
     p.add_argument("--out", default=None, help="folder for the two files (default: beside the base folder)")
     p.add_argument("--overwrite", action="store_true")
-    args = p.parse_args(argv)
+
+
+def run(args):
+    from google.protobuf import text_format
 
     base = args.model_base_path.rstrip("/")
     if not os.path.isdir(base):
@@ -143,5 +142,10 @@ def main(argv=None):
     return 0
 
 
+def main(argv=None):
+    """`keras-spgan prepare ...` (argv without the command name)."""
+    return cli.main(["prepare", *(sys.argv[1:] if argv is None else argv)])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.alias("prepare")

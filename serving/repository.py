@@ -12,6 +12,7 @@ import dataclasses
 import os
 import threading
 
+from keras_spgan.errors import KerasSpganError
 from keras_spgan.inference.runners import saved_model_versions
 
 HTTP_STATUS = {
@@ -24,8 +25,10 @@ DEFAULT_SIGNATURE = "serving_default"
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 
 
-class ServingError(Exception):
+class ServingError(KerasSpganError):
     """An error as TF Serving reports it: a status code name and a message."""
+
+    exit_code = 1  # it ran and failed (keras_spgan.errors)
 
     def __init__(self, code, message):
         super().__init__(message)

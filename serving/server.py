@@ -26,7 +26,6 @@ serving/json_tensor.py), so the REST memory bound is about
 (threads + queued) x 3 x body size, beside the model.
 """
 
-import argparse
 import contextlib
 import http.server
 import json
@@ -35,6 +34,7 @@ import sys
 import threading
 import traceback
 
+from keras_spgan import cli
 from serving import predict
 from serving.repository import ModelConfig, Repository, ServingError, read_model_config_file
 
@@ -223,9 +223,7 @@ def model_configs(args):
     return [ModelConfig(name=args.model_name, base_path=args.model_base_path)]
 
 
-def parser():
-    p = argparse.ArgumentParser(prog="python -m serving.server", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p):
     p.add_argument("--model_base_path", help="folder of numeric version folders (SavedModels)")
     p.add_argument("--model_name", help="model name in request URLs")
     p.add_argument("--model_config_file", help="TF Serving models.config (several models, labels, policies)")
@@ -241,12 +239,10 @@ def parser():
                         "RESOURCE_EXHAUSTED) before their body is parsed")
     p.add_argument("--rest_api_timeout_in_ms", type=int, default=QUEUE_TIMEOUT_MS,
                    help="longest wait of an admitted request for a worker (then 503 UNAVAILABLE)")
-    p.add_argument("--verbose", action="store_true", help="log every request")
-    return p
+    p.add_argument("--log_requests", action="store_true", help="log every request")
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
+def run(args):
     try:
         admission = Admission(args.rest_api_num_threads, args.max_queued_requests, args.rest_api_timeout_in_ms / 1000)
     except ValueError as error:
@@ -265,7 +261,7 @@ def main(argv=None):
         grpc_server = start_grpc_server(repository, args.port, host=args.rest_api_host,
                                         max_bytes=args.max_body_bytes, workers=args.rest_api_num_threads,
                                         max_concurrent_rpcs=args.rest_api_num_threads + args.max_queued_requests)
-    server = Server((args.rest_api_host, args.rest_api_port), repository, args.max_body_bytes, args.verbose,
+    server = Server((args.rest_api_host, args.rest_api_port), repository, args.max_body_bytes, args.log_requests,
                     admission)
     served = ", ".join(f"{n} {sorted(v)}" for n, v in repository.versions.items())
     print(f"serving {served} at http://{args.rest_api_host}:{server.server_address[1]}"
@@ -281,5 +277,10 @@ def main(argv=None):
     return 0
 
 
+def main(argv=None):
+    """`keras-spgan serve ...` (argv without the command name)."""
+    return cli.main(["serve", *(sys.argv[1:] if argv is None else argv)])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.alias("serve")

@@ -14,18 +14,22 @@ import dataclasses
 import os
 import sys
 
-from absl import app, flags
-
-from keras_spgan import absl_cli
-from training import fit  # noqa: F401  (defines the shared training flags)
+from keras_spgan import cli
+from keras_spgan.errors import TERMINATED
+from training import fit
 from training.config import ConfigError, parse_scales
 
-FLAGS = flags.FLAGS
 PAPER_VARIANTS = "1;5;1,3;3,5;1,3,5;1,3,5,7"
-_ = flags.DEFINE_string("variants", PAPER_VARIANTS, "Pyramid scales per variant, separated by ';'.")
-_ = flags.DEFINE_multi_string("output", [], "Write the table to FILE.json (also .csv, .md); repeatable.")
-_ = flags.DEFINE_enum("metric_space", "y", ["y", "rgb"], "Evaluation: PSNR/SSIM on luma or RGB.")
-_ = flags.DEFINE_integer("crop_border", 0, "Evaluation: pixels dropped at each border.")
+
+
+def add_arguments(parser):
+    fit.add_arguments(parser)  # every training flag applies to each variant
+    parser.add_argument("--variants", default=PAPER_VARIANTS,
+                        help=f"pyramid scales per variant, separated by ';' (default: {PAPER_VARIANTS})")
+    parser.add_argument("--output", action="append", default=[], metavar="FILE",
+                        help="write the table to FILE.json (also .csv, .md); repeatable")
+    parser.add_argument("--metric_space", default="y", choices=["y", "rgb"], help="evaluation: luma or RGB")
+    parser.add_argument("--crop_border", type=int, default=0, help="evaluation: pixels dropped at each border")
 
 
 def variant_name(scales):
@@ -74,33 +78,27 @@ def run_ablation(base, variants, strategy, *, metric_space="y", crop_border=0, o
     return result
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}: every option is a --flag", exitcode=2)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def run(args):
     import tensorflow as tf
 
     from training import evaluate
 
     tf.get_logger().setLevel("WARNING")  # tf.distribute logs every all-reduce at INFO, as in training.fit
+    if args.scales is not None:
+        raise ConfigError("scales", "use --variants with training.ablation")
+    variants = [parse_scales(v, "variants") for v in args.variants.split(";") if v.strip()]
+    if not variants:
+        raise ConfigError("variants", "no variant given")
+    evaluate.check_outputs(args.output)
+    base, strategy = fit.config_and_strategy(args)
     try:
-        if FLAGS["scales"].present:
-            raise ConfigError("scales", "use --variants with training.ablation")
-        variants = [parse_scales(v, "variants") for v in FLAGS.variants.split(";") if v.strip()]
-        if not variants:
-            raise ConfigError("variants", "no variant given")
-        evaluate.check_outputs(FLAGS.output)
-        base, strategy = fit.config_and_strategy()
-        run_ablation(base, variants, strategy, metric_space=FLAGS.metric_space, crop_border=FLAGS.crop_border,
-                     outputs=FLAGS.output)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as stop:
+        run_ablation(base, variants, strategy, metric_space=args.metric_space, crop_border=args.crop_border,
+                     outputs=args.output)
+    except KeyboardInterrupt as stop:  # raised by the loop after a SIGTERM, its checkpoint saved
         print(f"{stop}", file=sys.stderr)
-        return 143
+        return TERMINATED
     return 0
 
 
 if __name__ == "__main__":
-    absl_cli.run(main)
+    cli.alias("ablation")

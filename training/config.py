@@ -1,9 +1,10 @@
 """Typed configuration of a training run, checked before any work starts.
 
-`TrainConfig` is what `training.fit` builds from its flags and what the task
-(`training.task`) and the loop (`training.loop`) read. Every check raises
-`ConfigError` naming the flag, so a bad command fails in a second, not after
-the data was read and the model built.
+`TrainConfig` is the single source of `keras-spgan fit`'s flags (name, default, type and help
+of each field; keras_spgan.flags turns them into flags) and what the task (`training.task`) and
+the loop (`training.loop`) read. Every check raises `ConfigError` naming the flag, so a bad
+command fails in a second, not after the data was read and the model built. Importing this
+module does not import TensorFlow (so `--help` is instant); `validate` does.
 """
 
 import dataclasses
@@ -12,15 +13,13 @@ import json
 import os
 from typing import Optional
 
-from keras_spgan.archs.discriminator import Discriminator
-from keras_spgan.archs.spn import PAPER_SCALES, SPN, validate_scales
-from keras_spgan.data.builtin import check as check_builtin, is_builtin
-from keras_spgan.presets import is_preset
 from keras_spgan.errors import ConfigError  # noqa: F401  (re-exported: training code raises it)
 
 MODELS = ("spn", "spgan", "spgan_plain")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 ADVERSARIAL_LOSSES = ("minimax", "non_saturating")
+DATA_FORMATS = ("dvd", "gopro", "frames", "pairs")
+PAPER_SCALES = (1, 3, 5)
 
 # Paper section 4.2: Adam(0.5, 0.999), lr 1e-4 for SPN and 1e-5 for SPGAN.
 DEFAULT_LR = {"spn": 1e-4, "spgan": 1e-5, "spgan_plain": 1e-5}
@@ -31,42 +30,88 @@ DEFAULT_LR = {"spn": 1e-4, "spgan": 1e-5, "spgan_plain": 1e-5}
 DEFAULT_STEPS = 800
 
 
+def parse_scales(text, flag="scales"):
+    try:
+        return tuple(int(v) for v in str(text).replace(" ", "").split(",") if v)
+    except ValueError:
+        raise ConfigError(flag, f"must be comma-separated odd integers like 1,3,5; got {text!r}") from None
+
+
+def parse_json_object(text, flag):
+    """A JSON object given inline or as the path of a .json file."""
+    if isinstance(text, dict):
+        return text
+    if not text:
+        return {}
+    source = text
+    if os.path.isfile(text):
+        with open(text) as f:
+            source = f.read()
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as error:
+        raise ConfigError(flag, f"not a JSON object nor a JSON file: {error}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(flag, f"must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _flag(default, help, **metadata):  # noqa: A002 - the flag's help text
+    """A field with its flag's help (and `choices`, `parse`, `metavar`) in its metadata."""
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **metadata})
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
 @dataclasses.dataclass
 class TrainConfig:
     # What to train.
-    model: str = "spn"
-    scales: tuple = PAPER_SCALES
-    spn_config: dict = dataclasses.field(default_factory=dict)
-    discriminator_config: dict = dataclasses.field(default_factory=dict)
-    init_from: Optional[str] = None
+    model: str = _flag("spn", "spn: the generator alone; spgan: adversarial training with the gradient-space "
+                              "discriminator; spgan_plain: the same with a pixel-space discriminator.", choices=MODELS)
+    scales: tuple = _flag(PAPER_SCALES, "Pyramid scales (paper Table 3 variants: 1 / 5 / 1,3 / 3,5 / 1,3,5 / 1,3,5,7); "
+                                        "default 1,3,5, or the --init_from model's.", parse=parse_scales, metavar="S,S,S",
+                          flag_default=None)
+    spn_config: dict = _flag({}, 'JSON object (or .json file) of extra SPN arguments, e.g. \'{"num_res_blocks": 3}\'.',
+                             parse=lambda text: parse_json_object(text, "spn_config"), metavar="JSON")
+    discriminator_config: dict = _flag({}, "JSON object (or .json file) of extra discriminator arguments.",
+                                       parse=lambda text: parse_json_object(text, "discriminator_config"),
+                                       metavar="JSON")
+    init_from: Optional[str] = _flag(None, "Start from this trained SPN (a preset name, .keras file or model dir): "
+                                           "how SPGAN starts.", metavar="MODEL")
     # Data.
-    data_dir: Optional[str] = None  # None: the built-in sample dataset
-    data_format: Optional[str] = None  # None: detected
-    batch_size: int = 4  # global, over all replicas and workers
-    crop: int = 128
-    cache: bool = False
-    val_windows: int = 64
-    val_crop: int = 256
+    data_dir: Optional[str] = _flag(None, "Dataset root, or builtin:sample (the default) / builtin:stills (the "
+                                          "presets' training set, made from permissively licensed photos).",
+                                    metavar="DIR")
+    data_format: Optional[str] = _flag(None, "Dataset layout; default: detected.", choices=DATA_FORMATS)
+    batch_size: int = _flag(4, "Global batch size, over all replicas and workers (paper: 4).")
+    crop: int = _flag(128, "Training crop side in pixels (paper: 128).")
+    cache: bool = _flag(False, "Keep decoded training windows in memory (small datasets); the batch order then "
+                               "comes from tf.data's shuffle, so a resumed run is not batch-exact.")
+    val_windows: int = _flag(64, "Validation windows (spread over the test clips).")
+    val_crop: int = _flag(256, "Validation centre crop side.")
     # How long.
-    steps: Optional[int] = None
-    epochs: Optional[int] = None
-    eval_every: int = 100  # steps per validation + schedule decision (one Keras "epoch" in the logs)
+    steps: Optional[int] = _flag(None, f"Training steps in total (default {DEFAULT_STEPS} if --epochs is not given).")
+    epochs: Optional[int] = _flag(None, "Passes over the training windows (with --steps: whichever ends first).")
+    eval_every: int = _flag(100, "Steps between validations, schedule decisions and epoch summaries.")
     # Optimisation (paper defaults).
-    lr: Optional[float] = None  # None: DEFAULT_LR[model]
-    adv_weight: float = 1e-5
-    adversarial_loss: str = "minimax"
-    plateau_patience: int = 5  # epochs without a lower training loss before lr /= 10
-    plateau_factor: float = 0.1
-    min_lr: float = 1e-8
-    early_stopping_patience: int = 2  # SPGAN: epochs of falling validation PSNR; 0 = never stop
-    mixed_precision: bool = False
-    seed: int = 0
+    lr: Optional[float] = _flag(None, "Learning rate; default 1e-4 for spn, 1e-5 for spgan (paper).")
+    adv_weight: float = _flag(1e-5, "Adversarial loss weight lambda (spgan only; paper 1e-5).")
+    adversarial_loss: str = _flag("minimax", "Generator adversarial loss.", choices=ADVERSARIAL_LOSSES)
+    plateau_patience: int = _flag(5, "Validations without a lower training loss before lr / 10 (spn; 0 = off).")
+    plateau_factor: float = _flag(0.1, "Learning-rate factor on a plateau.")
+    min_lr: float = _flag(1e-8, "Lowest learning rate the plateau schedule goes to.")
+    early_stopping_patience: int = _flag(2, "spgan: validations without a better PSNR before stopping (best "
+                                            "weights kept; 0 = off).")
+    mixed_precision: bool = _flag(False, "mixed_bfloat16 on CPUs, mixed_float16 on GPUs.")
+    seed: int = _flag(0, "Seed of the data pipeline and weight initialisation.")
     # Where and how.
-    model_dir: Optional[str] = None  # None: runs/<model>
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 3
-    strategy: str = "mirrored"
-    cpu_replicas: int = 0
+    model_dir: Optional[str] = _flag(None, "Checkpoints, logs and the final model; default runs/<model>.",
+                                     metavar="DIR")
+    checkpoint_every: int = _flag(100, "Steps between checkpoints (also at each validation and at exit).")
+    keep_checkpoints: int = _flag(3, "Checkpoints kept.")
+    strategy: str = _flag("mirrored", "tf.distribute strategy. mirrored: all GPUs (or --cpu_replicas CPU devices); "
+                                      "multi_worker: MultiWorkerMirroredStrategy from TF_CONFIG.", choices=STRATEGIES)
+    cpu_replicas: int = _flag(0, "Without GPUs, split the CPU into this many replicas (mirrored only).")
 
     @property
     def num_frames(self):
@@ -85,6 +130,12 @@ class TrainConfig:
 
     def validate(self):
         """Raises ConfigError for the first bad flag; returns self."""
+        # Deferred: these import TensorFlow, which --help and config building must not.
+        from keras_spgan.archs.discriminator import Discriminator
+        from keras_spgan.archs.spn import SPN, validate_scales
+        from keras_spgan.data.builtin import check as check_builtin, is_builtin
+        from keras_spgan.presets import is_preset
+
         _choice("model", self.model, MODELS)
         _choice("strategy", self.strategy, STRATEGIES)
         _choice("adversarial_loss", self.adversarial_loss, ADVERSARIAL_LOSSES)
@@ -160,26 +211,3 @@ def _positive(flag, value):
     if not isinstance(value, int) or value < 1:
         raise ConfigError(flag, f"must be a positive integer, got {value!r}")
 
-
-def parse_scales(text, flag="scales"):
-    try:
-        return tuple(int(v) for v in str(text).replace(" ", "").split(",") if v)
-    except ValueError:
-        raise ConfigError(flag, f"must be comma-separated odd integers like 1,3,5; got {text!r}") from None
-
-
-def parse_json_object(text, flag):
-    """A JSON object given inline or as the path of a .json file."""
-    if not text:
-        return {}
-    source = text
-    if os.path.isfile(text):
-        with open(text) as f:
-            source = f.read()
-    try:
-        value = json.loads(source)
-    except json.JSONDecodeError as error:
-        raise ConfigError(flag, f"not a JSON object nor a JSON file: {error}") from None
-    if not isinstance(value, dict):
-        raise ConfigError(flag, f"must be a JSON object, got {type(value).__name__}")
-    return value

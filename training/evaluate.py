@@ -24,8 +24,9 @@ import sys
 
 import numpy as np
 
-from keras_spgan import absl_cli
-from keras_spgan.errors import OutputError
+from keras_spgan import cli
+from keras_spgan.flags import add_bool
+from keras_spgan.progress import ProgressLine
 from keras_spgan.files import atomic_output
 from training.config import ConfigError
 
@@ -174,26 +175,7 @@ def row_name(spec, taken):
     return name
 
 
-def main(argv):
-    from absl import flags
-
-    FLAGS = flags.FLAGS
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}: every option is a --flag", file=sys.stderr)
-        return 2
-    try:
-        return run(FLAGS)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OutputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-
-
-def run(FLAGS):
-    import keras
-
+def run(FLAGS):  # the parsed flags (argparse), named as absl's were
     from keras_spgan.data import DatasetError, detect_format, load_clips, resolve_data_dir
     from keras_spgan.data.builtin import is_builtin
     from keras_spgan.inference import load_runner
@@ -242,12 +224,14 @@ def run(FLAGS):
     result = {"protocol": protocol(data_dir, fmt, split, FLAGS.metric_space, FLAGS.crop_border, FLAGS.frames),
               "rows": {}}
     for name, model in zip(names, models):
-        bar = keras.utils.Progbar(total, unit_name="frame") if FLAGS.progress else None
+        bar = ProgressLine(total, unit="frames") if FLAGS.progress else None
         print(f"evaluating {name} on {len(clips)} videos", flush=True)
         result["rows"][name] = evaluate_row(
             model, clips, metric_space=FLAGS.metric_space, crop_border=FLAGS.crop_border, frames=FLAGS.frames,
-            progress=(lambda b=bar: b.add(1)) if bar else None,
+            progress=(lambda b=bar: b.update()) if bar else None,
         )
+        if bar:
+            bar.close()
     print(describe_protocol(result["protocol"]))
     print(format_table(result, "psnr"))
     print(format_table(result, "ssim"))
@@ -255,23 +239,23 @@ def run(FLAGS):
     return 0
 
 
-def define_flags():
-    from absl import flags
-
-    flags.DEFINE_multi_string("model", None, "`input` (the blurry input), a preset name (spn, spgan), a training model dir, a .keras file, a SavedModel dir, "
-                              "a .tflite or an .onnx file; "
-                              "repeat for several rows.")
-    flags.DEFINE_string("data_dir", None, "Dataset root, or builtin:sample (the default) / builtin:stills (held-out "
-                        "photo clips in its test split).")
-    flags.DEFINE_enum("data_format", None, ["dvd", "gopro", "frames", "pairs"], "Dataset layout; default: detected.")
-    flags.DEFINE_enum("split", "test", ["test", "train", "all"], "Which clips.")
-    flags.DEFINE_enum("metric_space", "y", list(METRIC_SPACES), "Compute PSNR/SSIM on luma (y) or on RGB.")
-    flags.DEFINE_integer("crop_border", 0, "Pixels dropped at each border before the metrics.")
-    flags.DEFINE_enum("frames", "all", list(FRAME_SETS), "all frames, or DBN's 30 frames per video.")
-    flags.DEFINE_multi_string("output", [], "Write the result to FILE.json (also .csv, .md); repeatable.")
-    flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+def add_arguments(parser):
+    parser.add_argument("--model", action="append", metavar="MODEL",
+                        help="`input` (the blurry input), a preset name (spn, spgan), a training model dir, a .keras "
+                             "file, a SavedModel dir, a .tflite or an .onnx file; repeat for several rows "
+                             "(default: input)")
+    parser.add_argument("--data_dir", metavar="DIR", help="dataset root, or builtin:sample (the default) / "
+                                                           "builtin:stills (held-out photo clips in its test split)")
+    parser.add_argument("--data_format", choices=["dvd", "gopro", "frames", "pairs"],
+                        help="dataset layout; default: detected")
+    parser.add_argument("--split", default="test", choices=["test", "train", "all"], help="which clips")
+    parser.add_argument("--metric_space", default="y", choices=METRIC_SPACES, help="PSNR/SSIM on luma (y) or RGB")
+    parser.add_argument("--crop_border", type=int, default=0, help="pixels dropped at each border before the metrics")
+    parser.add_argument("--frames", default="all", choices=FRAME_SETS, help="all frames, or DBN's 30 per video")
+    parser.add_argument("--output", action="append", default=[], metavar="FILE",
+                        help="write the result to FILE.json (also .csv, .md); repeatable")
+    add_bool(parser, "progress", True, "show a progress bar")
 
 
 if __name__ == "__main__":
-    define_flags()
-    absl_cli.run(main)
+    cli.alias("evaluate")

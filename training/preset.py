@@ -17,13 +17,15 @@ renamed when complete; `default.json` then names whichever shipped preset
 restores the held-out clips best (RGB PSNR).
 """
 
-import argparse
 import datetime
 import json
 import os
 import sys
 
 import numpy as np
+
+from keras_spgan import cli
+from keras_spgan.errors import ConfigError
 
 DESCRIPTIONS = {
     "spn": "SPN (1-3-5), the paper's full-size generator, trained with MSE on hand-held clips made from photos",
@@ -120,7 +122,7 @@ def training_record(run):
         with open(run_json) as f:
             config = json.load(f)["config"]
         record["config"] = {k: config[k] for k in ("model", "batch_size", "crop", "lr", "mixed_precision",
-                                                     "data_dir", "seed", "eval_every") if k in config}
+                                                     "data_dir", "seed", "eval_every", "init_from") if k in config}
     checkpoints = checkpoint_paths(run)
     if checkpoints:
         step, path = checkpoints[-1]
@@ -128,6 +130,15 @@ def training_record(run):
             state = json.load(f)
         record.update(steps=step, best_step=state["best"]["best_step"], best_val_psnr_db=state["best"]["best"],
                       learning_rate=state["learning_rate"])
+    # A run warm-started from another run's checkpoint (a second stage): that run's record too,
+    # and the steps of both.
+    init_from = record.get("config", {}).get("init_from") or ""
+    marker = f"{os.sep}checkpoints{os.sep}ckpt-"
+    if marker in init_from and "steps" in record:
+        earlier_run, _, earlier_step = init_from.rpartition(marker)
+        record["started_from"] = {"checkpoint": init_from, "step": int(earlier_step),
+                                  "run": training_record(earlier_run)}
+        record["total_steps"] = int(earlier_step) + record["steps"]
     return record
 
 
@@ -230,29 +241,32 @@ def make_preset(args, log=print):
     return target
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m training.preset", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser):
     parser.add_argument("--run", required=True, help="training model dir (or .keras file)")
     parser.add_argument("--name", required=True, help="preset name (a folder under keras_spgan/presets)")
     parser.add_argument("--recipe", help="the flagfile the run was trained with (recorded in metadata.json)")
     parser.add_argument("--description")
     parser.add_argument("--picture", help="also write input | restored | sharp on a held-out photo to this PNG")
-    args = parser.parse_args(argv)
-    if not args.name.isidentifier():
-        parser.error(f"--name must be a plain name like spn, got {args.name!r}")
-    if not os.path.exists(args.run):
-        parser.error(f"--run: {args.run}: no such file or directory")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run(args):
     from keras_spgan.models.loading import ModelLoadError
 
+    if not args.name.isidentifier():
+        raise ConfigError("name", f"must be a plain name like spn, got {args.name!r}")
+    if not os.path.exists(args.run):
+        raise ConfigError("run", f"{args.run}: no such file or directory")
     try:
         make_preset(args, log=lambda line: print(line, file=sys.stderr))
     except ModelLoadError as error:
-        print(f"error: --run: {error}", file=sys.stderr)
-        return 2
+        raise ConfigError("run", str(error)) from None
     return 0
 
 
+def main(argv=None):
+    """`keras-spgan preset ...` (argv without the command name)."""
+    return cli.main(["preset", *(sys.argv[1:] if argv is None else argv)])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.alias("preset")

@@ -13,7 +13,7 @@ Y frames (B, T, H, W, 1) in [0, 1] -> sharp Y of the centre frame (B, H, W, 1).
                       Conv to 1 channel, tanh
     global residual   output = centre Y + reconstruction
 
-Choices the paper leaves open (see shared/docs/spec.md), all arguments here:
+Choices the paper leaves open (listed in the README too), all arguments here:
 spatial kernels 3x3; ReLU after every pyramid path and after fusion; residual
 blocks are conv-BN-ReLU-conv-BN + identity (SRResNet style); the transposed
 convs carry BN + ReLU like the down-sampling convs; N(0, 0.01) means standard

@@ -13,13 +13,15 @@ import struct
 import cv2
 import numpy as np
 
+from keras_spgan.errors import KerasSpganError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm")
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-class FrameError(ValueError):
+class FrameError(KerasSpganError, ValueError):
     """A frame file that cannot be used; the message names the file."""
 
 

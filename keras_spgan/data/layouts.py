@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from keras_spgan.data import frames as frame_files
 from keras_spgan.data.frames import FrameError
 from keras_spgan.data.video import iter_video_rgb
+from keras_spgan.errors import KerasSpganError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ DVD_TEST_VIDEOS = (
 )
 
 
-class DatasetError(ValueError):
+class DatasetError(KerasSpganError, ValueError):
     """A dataset that cannot be used as given; the message names the path."""
 
 

@@ -18,21 +18,21 @@ name and renamed when complete; an existing OUT is refused without --overwrite.
                 smooth camera trajectory, optionally with a moving object.
 """
 
-import argparse
 import json
 import os
 import sys
 
 import cv2
 import numpy as np
-from keras.utils import Progbar
 
 from keras_spgan.data import blur
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameError, list_frames, natural_key, read_rgb, write_rgb
 from keras_spgan.data.layouts import default_test_names
 from keras_spgan.data.video import iter_video_rgb
-from keras_spgan.errors import OutputError
+from keras_spgan import cli
+from keras_spgan.errors import ConfigError
 from keras_spgan.files import atomic_output
+from keras_spgan.progress import ProgressLine
 
 
 def find_sources(path):
@@ -104,13 +104,14 @@ def synthesize(args):
             os.makedirs(os.path.join(clip, "input"))
             os.makedirs(os.path.join(clip, "GT"))
             print(f"[{number}/{len(sources)}] {name}", file=sys.stderr)
-            progress = Progbar(_expected_pairs(kind, path, args), unit_name="frame")  # rate and ETA
+            progress = ProgressLine(_expected_pairs(kind, path, args), unit="frames")  # rate and ETA
             count = 0
             for count, (blurry, sharp) in enumerate(_pairs(_frames(kind, path), args, rng), start=1):
                 blurry = blur.add_noise(blurry, args.noise, rng)
                 write_rgb(os.path.join(clip, "input", f"{count - 1:05d}.jpg"), blurry, args.jpeg_quality)
                 write_rgb(os.path.join(clip, "GT", f"{count - 1:05d}.jpg"), sharp, args.jpeg_quality)
-                progress.update(count)
+                progress.update()
+            progress.close()
             print(f"{name}: {count} frames", file=sys.stderr)
             if count == 0:
                 raise FrameError(f"{path}: too few frames (--mode {args.mode} needs at least {args.frames})")
@@ -122,9 +123,7 @@ def synthesize(args):
     return args.output
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m keras_spgan.data.synthesize", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser):
     parser.add_argument("input", help="sharp video file, frame folder, or folder of them")
     parser.add_argument("output", help="dataset folder to create (DVD layout)")
     parser.add_argument("--mode", choices=("average", "shake"), default="average")
@@ -141,32 +140,31 @@ def parse_args(argv):
                         help="a source video for the test split (repeatable; default: a fixed tenth of them, "
                              "at least one, written to split.json)")
     parser.add_argument("--overwrite", action="store_true")
-    args = parser.parse_args(argv)
+
+
+def check_args(args):
     if args.frames < 1 or args.frames % 2 == 0:
-        parser.error(f"--frames must be a positive odd number, got {args.frames}")
+        raise ConfigError("frames", f"must be a positive odd number, got {args.frames}")
     if args.steps < 1:
-        parser.error(f"--steps must be positive, got {args.steps}")
+        raise ConfigError("steps", f"must be positive, got {args.steps}")
     if args.gamma is not None and args.gamma <= 0:
-        parser.error(f"--gamma must be positive, got {args.gamma}")
+        raise ConfigError("gamma", f"must be positive, got {args.gamma}")
     if args.noise < 0:
-        parser.error(f"--noise must be >= 0, got {args.noise}")
+        raise ConfigError("noise", f"must be >= 0, got {args.noise}")
     if not 1 <= args.jpeg_quality <= 100:
-        parser.error(f"--jpeg_quality must be in 1..100, got {args.jpeg_quality}")
-    return args
+        raise ConfigError("jpeg_quality", f"must be in 1..100, got {args.jpeg_quality}")
+
+
+def run(args):
+    check_args(args)
+    synthesize(args)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        synthesize(args)
-    except OutputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except (FrameError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.output}", file=sys.stderr)
-    return 0
+    """`keras-spgan synthesize ...` (argv without the command name)."""
+    return cli.main(["synthesize", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

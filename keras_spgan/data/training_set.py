@@ -32,11 +32,12 @@ import json
 import os
 import sys
 
-import cv2
 import numpy as np
 
 from keras_spgan.data import camera, sample, stills
-from keras_spgan.data.frames import IMAGE_EXTENSIONS, FrameError, list_frames
+from keras_spgan import cli
+from keras_spgan.data.frames import IMAGE_EXTENSIONS, FrameError, list_frames, write_rgb
+from keras_spgan.errors import ConfigError
 from keras_spgan.data.layouts import default_cache_dir
 from keras_spgan.data.video import iter_video_rgb
 from keras_spgan.files import atomic_output
@@ -106,8 +107,7 @@ def _write_clip(root, name, blurry, sharp):
         os.makedirs(os.path.join(clip, folder))
         for index, frame in enumerate(frames):
             path = os.path.join(clip, folder, f"{index:05d}.png")
-            if not cv2.imwrite(path, frame[..., ::-1]):
-                raise OSError(f"{path}: could not be written")
+            write_rgb(path, frame)  # checked: a full disk is an OSError (then an OutputError)
 
 
 def _plan(train, test, args):
@@ -191,7 +191,9 @@ def make(args, log=print):
 
 def stills_data_dir(**overrides):
     """The presets' training set (built first if it is not in the cache): path."""
-    args = parse_args([])
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = check_args(parser.parse_args([]))
     for key, value in overrides.items():
         setattr(args, key, value)
     return make(args)
@@ -207,9 +209,7 @@ def _size(text):
     return (height, width)
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m keras_spgan.data.training_set", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser):
     parser.add_argument("--out", help="dataset folder to create (default: in the cache, reused if there)")
     parser.add_argument("--stills", action="append", default=[], help="a folder of your own sharp photos")
     parser.add_argument("--videos", action="append", default=[], help="a folder of your own sharp videos")
@@ -228,32 +228,34 @@ def parse_args(argv):
     parser.add_argument("--max_blur", type=float, default=DEFAULTS["max_blur"], help="longest blur (pixels)")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     parser.add_argument("--overwrite", action="store_true")
-    args = parser.parse_args(argv)
+
+
+def check_args(args):
     if args.held_out is None:
         args.held_out = [] if args.no_bundled else list(stills.HELD_OUT)
     for flag in ("clips_per_still", "frames", "video_stride"):
         if getattr(args, flag) < 1:
-            parser.error(f"--{flag} must be positive, got {getattr(args, flag)}")
+            raise ConfigError(flag, f"must be positive, got {getattr(args, flag)}")
     for flag in ("procedural", "held_out_clips"):
         if getattr(args, flag) < 0:
-            parser.error(f"--{flag} must be >= 0, got {getattr(args, flag)}")
+            raise ConfigError(flag, f"must be >= 0, got {getattr(args, flag)}")
     if args.frames < 5:
-        parser.error(f"--frames must be at least 5 (the SPN's window), got {args.frames}")
+        raise ConfigError("frames", f"must be at least 5 (the SPN's window), got {args.frames}")
     if not args.max_blur > 0:
-        parser.error(f"--max_blur must be > 0, got {args.max_blur}")
+        raise ConfigError("max_blur", f"must be > 0, got {args.max_blur}")
     return args
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        path = make(args, log=lambda line: print(line, file=sys.stderr))
-    except (FrameError, FileExistsError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(path)
+def run(args):
+    check_args(args)
+    print(make(args, log=lambda line: print(line, file=sys.stderr)))
     return 0
 
 
+def main(argv=None):
+    """`keras-spgan stills ...` (argv without the command name)."""
+    return cli.main(["stills", *(sys.argv[1:] if argv is None else argv)])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.alias("stills")

@@ -19,10 +19,3 @@ def iter_video_rgb(path):
     finally:
         capture.release()
 
-
-def video_fps(path):
-    capture = cv2.VideoCapture(path)
-    try:
-        return capture.get(cv2.CAP_PROP_FPS) or 0.0
-    finally:
-        capture.release()

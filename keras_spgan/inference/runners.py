@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from keras_spgan.models.loading import ModelLoadError
+from keras_spgan.errors import ModelLoadError
 
 SAVED_MODEL_FILE = "saved_model.pb"
 FLOAT_SIGNATURE = "float"  # the SavedModel signature taking and returning [0, 1] floats

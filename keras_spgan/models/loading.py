@@ -13,6 +13,7 @@ import keras
 
 from keras_spgan.archs.rgb import RGBDeblurrer
 from keras_spgan.archs.spn import SPN
+from keras_spgan.errors import ModelLoadError  # noqa: F401  (raised here, and imported from here)
 from keras_spgan.models.spgan import SPGAN
 
 MODEL_FILE = "model.keras"
@@ -21,10 +22,6 @@ CHECKPOINT_PREFIX = "ckpt-"
 WEIGHTS_FILE = "model.weights.h5"
 ARCH_FILE = "architecture.json"
 STATE_FILE = "state.json"
-
-
-class ModelLoadError(ValueError):
-    """A model path that does not hold a usable model; the message names the path."""
 
 
 def as_generator(model, source="model"):

@@ -22,6 +22,8 @@ import os
 
 import numpy as np
 
+from keras_spgan.errors import KerasSpganError
+
 PRESETS_DIR = os.path.dirname(os.path.abspath(__file__))
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.h5"
@@ -29,7 +31,7 @@ METADATA_FILE = "metadata.json"
 DEFAULT_FILE = "default.json"  # {"preset": NAME, "why": "..."}
 
 
-class PresetError(ValueError):
+class PresetError(KerasSpganError, ValueError):
     """An unknown preset name or a broken preset folder; the message lists the presets."""
 
 
@@ -138,12 +140,12 @@ def save_preset(spn, folder, meta):
         json.dump(meta, f, indent=1)
 
 
-def main(argv=None):
-    """`keras-spgan presets`: the shipped presets, their measured gains and the default."""
-    import argparse
+def add_arguments(parser):
+    """No flags: `keras-spgan presets` lists the shipped presets."""
 
-    parser = argparse.ArgumentParser(prog="keras-spgan presets", description="List the pretrained presets.")
-    parser.parse_args(argv)
+
+def run(args):
+    """`keras-spgan presets`: the shipped presets, their measured gains and the default."""
     shipped = list_presets()
     if not shipped:
         print("no presets in this install")
@@ -157,3 +159,9 @@ def main(argv=None):
         print(f"{name}{' (default)' if name == default else ''}: {description}")
         print(f"    {gain}; {steps} training steps; {os.path.join(PRESETS_DIR, name)}")
     return 0
+
+
+def main(argv=None):
+    from keras_spgan import cli
+
+    return cli.main(["presets", *(argv or [])])
