@@ -50,13 +50,15 @@ def temporary_name(path):
 
 
 @contextlib.contextmanager
-def atomic_output(path, overwrite=False):
+def atomic_output(path, overwrite=False, keep_first=False):
     """Yields a temporary path to write a file or folder into; it becomes `path` on success.
 
     Refuses (FileExistsError) when `path` exists and `overwrite` is False,
-    before any work is done.
+    before any work is done. `keep_first` is for caches that several processes
+    may build at once: whoever finishes first wins, later copies are dropped
+    (a reader of the first copy never sees it replaced).
     """
-    if os.path.lexists(path) and not overwrite:
+    if os.path.lexists(path) and not (overwrite or keep_first):
         raise FileExistsError(f"{path}: already exists (pass --overwrite to replace it)")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partial = temporary_name(path)
@@ -66,7 +68,8 @@ def atomic_output(path, overwrite=False):
         yield partial
         if not os.path.lexists(partial):
             raise FileNotFoundError(f"{partial}: nothing was written for {path}")
-        publish(partial, path)
+        if not (keep_first and os.path.lexists(path)):
+            publish(partial, path)
     except Exception as error:
         reason = _storage_failure(error)
         if reason is None:

@@ -278,6 +278,29 @@ def test_evaluate_rows_for_models_and_protocol_errors(tmp_path, capsys):
     assert evaluate.dbn30_indices(100)[:3] == [1, 4, 7] and evaluate.dbn30_indices(100)[-1] == 96
 
 
+def test_evaluate_measures_exactly_what_deblur_writes(tmp_path):
+    """Issue 17.2: evaluate runs the frames through deblur's reader, windows, runner and rounding."""
+    from keras_spgan import build_spn
+    from keras_spgan.deblur import deblur_video
+    from training import evaluate
+
+    root = make_dvd(tmp_path / "dvd", videos=("IMG_0030", "train_a"), count=5, height=20, width=24)
+    spn = build_spn(**TINY_SPN)
+    spn.save(tmp_path / "spn.keras")
+    flags = evaluate_flags(data_dir=str(root), model=[str(tmp_path / "spn.keras")], metric_space="rgb",
+                           output=[str(tmp_path / "t.json")])
+    assert evaluate.run(flags) == 0
+    measured = json.loads((tmp_path / "t.json").read_text())["rows"]["spn"]["IMG_0030"]["psnr"]
+    clip = root / "quantitative_datasets" / "IMG_0030"
+    deblur_video(str(clip / "input"), str(tmp_path / "out"), str(tmp_path / "spn.keras"), progress=False)
+    values = []
+    for i in range(5):
+        written = cv2.imread(str(tmp_path / "out" / f"{i:05d}.png")).astype(np.float64)
+        sharp = cv2.imread(str(clip / "GT" / f"{i:05d}.png")).astype(np.float64)
+        values.append(10 * np.log10(255.0 ** 2 / np.mean((written - sharp) ** 2)))
+    assert measured == pytest.approx(np.mean(values), abs=1e-3)
+
+
 @pytest.mark.slow  # about 2 minutes alone; CI runs it (deselect with -m 'not slow')
 def test_a_short_fit_beats_the_blurry_input_on_the_sample_data(tmp_path):
     """The main job end to end, at a size a test affords: a narrower SPN (16/32 wide, 2 residual

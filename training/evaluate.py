@@ -47,14 +47,18 @@ def frame_indices(clip, frames):
     return list(range(clip.num_frames)) if frames == "all" else dbn30_indices(clip.num_frames, clip.folder)
 
 
-def _runner(model):
-    """(frames per window, function from RGB windows (B, T, H, W, 3) in [0, 1] to the RGB centre frame)."""
-    from keras_spgan.inference.stream import as_runner
+def restored_frames(model, clip):
+    """(restored, sharp) RGB uint8 frames of `clip`, in order, through the same reader, windows,
+    runner and 8-bit rounding that `keras-spgan deblur` writes with (keras_spgan.inference.stream);
+    `model` is a runner or anything `as_runner` takes; None is the blurry input itself."""
+    from keras_spgan.data.frames import read_rgb
+    from keras_spgan.inference.stream import deblur_pairs
 
+    blurry = (read_rgb(path) for path in clip.blurry)
+    sharp = (read_rgb(path) for path in clip.sharp)
     if model is None:
-        return 1, lambda windows: windows[:, windows.shape[1] // 2]
-    runner = as_runner(model)
-    return runner.num_frames, lambda windows: runner(np.asarray(windows))
+        return zip(blurry, sharp)
+    return ((restored, target) for (_, restored), target in zip(deblur_pairs(blurry, model), sharp))
 
 
 def evaluate_row(model, clips, *, metric_space="y", crop_border=0, frames="all", progress=None):
@@ -66,24 +70,23 @@ def evaluate_row(model, clips, *, metric_space="y", crop_border=0, frames="all",
 
 def evaluate_rows(model, clips, *, metric_spaces=("y",), crop_border=0, frames="all", progress=None):
     """{space: row} as `evaluate_row` gives, for several metric spaces from one pass of the model."""
-    import tensorflow as tf
-
     from keras_spgan import metrics
-    from keras_spgan.data import evaluation_dataset
+    from keras_spgan.inference.stream import as_runner
 
-    num_frames, run = _runner(model)
+    runner = None if model is None else as_runner(model)  # one runner (and one traced graph) for every clip
     rows = {space: {} for space in metric_spaces}
     for clip in clips:
         wanted = set(frame_indices(clip, frames))
         values = {space: {"psnr": [], "ssim": []} for space in metric_spaces}
-        for index, (window, sharp) in enumerate(evaluation_dataset(clip, num_frames, channels="rgb")):
+        for index, (restored, sharp) in enumerate(restored_frames(runner, clip)):
             if index not in wanted:
                 continue
-            output = tf.round(tf.clip_by_value(tf.cast(run(window), tf.float32), 0.0, 1.0) * 255.0) / 255.0
+            output = (restored[None].astype(np.float32) / 255.0)
+            target = (sharp[None].astype(np.float32) / 255.0)
             for space in metric_spaces:
                 options = dict(space=space, crop_border=crop_border)
-                values[space]["psnr"].append(float(metrics.psnr(sharp, output, **options)[0]))
-                values[space]["ssim"].append(float(metrics.ssim(sharp, output, **options)[0]))
+                values[space]["psnr"].append(float(metrics.psnr(target, output, **options)[0]))
+                values[space]["ssim"].append(float(metrics.ssim(target, output, **options)[0]))
             if progress:
                 progress()
         for space in metric_spaces:

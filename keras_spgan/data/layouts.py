@@ -26,6 +26,7 @@ from keras_spgan.data import frames as frame_files
 from keras_spgan.data.frames import FrameError
 from keras_spgan.data.video import iter_video_rgb
 from keras_spgan.errors import KerasSpganError
+from keras_spgan.files import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -184,14 +185,13 @@ def _extract_video(path, cache_dir):
     key = hashlib.sha256(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = os.path.join(cache_dir, "video_frames", key)
     if not os.path.isdir(target):
-        partial = f"{target}.partial-{os.getpid()}"
-        os.makedirs(partial, exist_ok=True)
-        count = 0
-        for count, image in enumerate(iter_video_rgb(path), start=1):
-            frame_files.write_rgb(os.path.join(partial, f"{count - 1:06d}.png"), image)
-        if count == 0:
-            raise DatasetError(f"{path}: no frames could be decoded")
-        os.replace(partial, target)
+        with atomic_output(target, keep_first=True) as partial:  # another process may decode it too
+            os.makedirs(partial)
+            count = 0
+            for count, image in enumerate(iter_video_rgb(path), start=1):
+                frame_files.write_rgb(os.path.join(partial, f"{count - 1:06d}.png"), image)
+            if count == 0:
+                raise DatasetError(f"{path}: no frames could be decoded")
     return target
 
 

@@ -15,7 +15,6 @@ random comes from one seeded generator.
 
 import json
 import os
-import shutil
 
 import cv2
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 from keras_spgan.data import blur
 from keras_spgan.data.frames import write_rgb
 from keras_spgan.data.layouts import default_cache_dir
+from keras_spgan.files import atomic_output
 
 VERSION = 1
 SEED = 20240501
@@ -113,15 +113,6 @@ def sample_data_dir(cache_dir=None):
     target = os.path.join(cache_dir or default_cache_dir(), f"sample-v{VERSION}")
     if os.path.isdir(target):
         return target
-    partial = f"{target}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+    with atomic_output(target, keep_first=True) as partial:  # another process may build it too
         build(partial)
-        try:
-            os.replace(partial, target)
-        except OSError:  # another process finished first: keep its copy
-            if not os.path.isdir(target):
-                raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return target
