@@ -1,7 +1,13 @@
-"""What every exporter shares: loading the model, the interface description, the CLI frame."""
+"""What every exporter shares: loading the model, the interface description, the CLI frame,
+and the flow itself (`write_checked`): convert into a temporary name, load it back, measure it
+against the Keras model, refuse it on a parity failure, write the sidecar JSON, and only then
+give it its name. Each format (saved_model.py, tflite.py, onnx.py) supplies its conversion and
+its parity measurement."""
 
+import dataclasses
 import os
 import re
+from typing import Callable
 
 from keras_spgan.errors import ConfigError
 
@@ -98,3 +104,38 @@ def add_model_flags(parser, parity=True, overwrite="Replace an existing --out fi
         parser.add_argument("--parity_windows", type=int, default=8,
                             help="sample-data windows the export is checked on (default: 8)")
     add_bool(parser, "overwrite", False, overwrite)
+
+
+@dataclasses.dataclass
+class Conversion:
+    """What one export format supplies to `write_checked`."""
+
+    format: str
+    write: Callable[[str], object]  # writes the converted model at a (temporary) path
+    parity_rows: Callable[[str], list]  # parity.measure rows of the model written at that path
+    details: dict  # the format's own sidecar fields
+    sidecar_in_folder: str = None  # a folder format keeps its sidecar inside, at this relative path
+
+
+def sidecar_path(out):
+    """Where a file format's sidecar JSON goes: beside it."""
+    return f"{out}.json"
+
+
+def write_checked(spn, source, out, conversion, overwrite=False, log=print):
+    """The export flow, the same for every format; returns the sidecar report. Nothing is left at
+    `out` (or beside it) unless the converted model loaded back and passed parity."""
+    from export import parity
+    from keras_spgan.files import atomic_output, write_json
+
+    with atomic_output(out, overwrite=overwrite) as partial:
+        conversion.write(partial)
+        rows = conversion.parity_rows(partial)
+        log(parity.format_table(rows))
+        parity.check(rows)
+        report = {"format": conversion.format, **conversion.details,
+                  "source_model": source if isinstance(source, str) else spn.name,
+                  "spn": spn.get_config(), "parity": rows}
+        inside = conversion.sidecar_in_folder
+        write_json(os.path.join(partial, inside) if inside else sidecar_path(out), report)
+    return report

@@ -30,7 +30,6 @@ def write_onnx(spn, path):
 
 def export(model, out, parity_windows=8, overwrite=False, log=print):
     from export.windows import parity_windows as sample_windows
-    from keras_spgan.files import atomic_output, write_json
     from keras_spgan.inference.runners import KerasRunner, OnnxRunner
 
     if not out or not out.endswith(".onnx"):
@@ -39,23 +38,15 @@ def export(model, out, parity_windows=8, overwrite=False, log=print):
     if parity_windows < 1:
         raise ConfigError("parity_windows", f"must be at least 1, got {parity_windows}")
     spn = common.load_spn(model) if isinstance(model, str) else model
-    with atomic_output(out, overwrite=overwrite) as partial:
-        write_onnx(spn, partial)
+
+    def parity_rows(path):
         windows, targets = sample_windows(spn.num_frames, parity_windows)
-        rows = [
-            parity.measure("onnx", "float32", parity.run_all(OnnxRunner(partial), windows),
-                           parity.run_all(KerasRunner(spn), windows), targets)
-        ]
-        log(parity.format_table(rows))
-        parity.check(rows)
-        report = {
-            "format": "onnx",
-            **common.io_description(spn.num_frames),
-            "source_model": model if isinstance(model, str) else spn.name,
-            "spn": spn.get_config(),
-            "parity": rows,
-        }
-        write_json(f"{out}.json", report)
+        return [parity.measure("onnx", "float32", parity.run_all(OnnxRunner(path), windows),
+                               parity.run_all(KerasRunner(spn), windows), targets)]
+
+    report = common.write_checked(spn, model, out, common.Conversion(
+        format="onnx", write=lambda path: write_onnx(spn, path), parity_rows=parity_rows,
+        details=common.io_description(spn.num_frames)), overwrite=overwrite, log=log)
     log(f"wrote {out} and {out}.json")
     return report
 

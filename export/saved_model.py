@@ -117,8 +117,6 @@ def next_version(base):
 
 def export(model, out, name, version=None, overwrite=False, parity_windows=8, log=print):
     """Exports `model` (a path, or an SPN) to out/name/version; returns (path, report)."""
-    from keras_spgan.files import atomic_output, write_json
-
     spn = common.load_spn(model) if isinstance(model, str) else model
     if not name or os.sep in name or name.startswith("."):
         raise ConfigError("name", f"must be a plain folder name, got {name!r}")
@@ -130,23 +128,21 @@ def export(model, out, name, version=None, overwrite=False, parity_windows=8, lo
     common.check_new_output(target, overwrite)
     if parity_windows < 1:
         raise ConfigError("parity_windows", f"must be at least 1, got {parity_windows}")
-    with atomic_output(target, overwrite=overwrite) as partial:
-        models = write_saved_model(spn, partial)
-        rows = parity_rows(spn, models, partial, parity_windows)
-        log(parity.format_table(rows))
-        parity.check(rows)
-        report = {
-            "format": "saved_model",
-            "signatures": {
-                "serving_default": common.io_description(spn.num_frames, dtype="uint8", value_range=(0, 255)),
-                "float": common.io_description(spn.num_frames),
-                "luma": "frames float32 (B, T, H, W, 1) BT.601 studio-swing Y -> sharp float32 (B, H, W, 1) Y",
-            },
-            "source_model": model if isinstance(model, str) else spn.name,
-            "spn": spn.get_config(),
-            "parity": rows,
-        }
-        write_json(os.path.join(partial, REPORT_FILE), report)
+    models = {}
+
+    def write(path):
+        models.update(write_saved_model(spn, path))
+
+    report = common.write_checked(spn, model, target, common.Conversion(
+        format="saved_model",
+        write=write,
+        parity_rows=lambda path: parity_rows(spn, models, path, parity_windows),
+        details={"signatures": {
+            "serving_default": common.io_description(spn.num_frames, dtype="uint8", value_range=(0, 255)),
+            "float": common.io_description(spn.num_frames),
+            "luma": "frames float32 (B, T, H, W, 1) BT.601 studio-swing Y -> sharp float32 (B, H, W, 1) Y",
+        }},
+        sidecar_in_folder=REPORT_FILE), overwrite=overwrite, log=log)
     log(f"wrote {target} (TF Serving: --model_base_path={os.path.abspath(base)} --model_name={name})")
     return target, report
 

@@ -84,16 +84,11 @@ def convert(spn, quantize, frame_size, calibration=None, fold=True, integer_only
         return converter.convert()
 
 
-def sidecar_path(out):
-    return f"{out}.json"
-
-
 def export(model, quantize, input_size, out, representative_data=None, calibration_windows=32,
            parity_windows=8, overwrite=False, log=print, integer_only=False):
     """Converts, checks and writes `out` and its sidecar; returns the report."""
     from export.windows import parity_windows as sample_windows
     from export.windows import representative_windows
-    from keras_spgan.files import atomic_output, write_json
     from keras_spgan.inference.runners import KerasRunner, TFLiteRunner
 
     if not out or not out.endswith(".tflite"):
@@ -120,29 +115,28 @@ def export(model, quantize, input_size, out, representative_data=None, calibrati
         raise parity.ParityError(f"the int8 model still computes in float: {', '.join(failures)}")
 
     ops = list_ops(content)
-    with atomic_output(out, overwrite=overwrite) as partial:
-        with open(partial, "wb") as f:
+
+    def write(path):
+        with open(path, "wb") as f:
             f.write(content)
+
+    def parity_rows(path):
         windows, targets = sample_windows(spn.num_frames, parity_windows, size)
         keras_outputs = parity.run_all(KerasRunner(spn), windows)
-        outputs = parity.run_all(TFLiteRunner(partial), windows)
-        rows = [parity.measure(f"tflite:{quantize}", PRECISION[quantize], outputs, keras_outputs, targets)]
-        log(parity.format_table(rows))
-        parity.check(rows)
-        report = {
-            "format": "tflite",
+        outputs = parity.run_all(TFLiteRunner(path), windows)
+        return [parity.measure(f"tflite:{quantize}", PRECISION[quantize], outputs, keras_outputs, targets)]
+
+    report = common.write_checked(spn, model, out, common.Conversion(
+        format="tflite", write=write, parity_rows=parity_rows,
+        details={
             "quantize": quantize,
             "integer_only": integer_only,
             "float_ops": sorted({f"{name}({','.join(floats)})" for name, floats in ops if floats}),
             **common.io_description(spn.num_frames, size),
             "ops": sorted({name for name, _ in ops}),
             "size_bytes": len(content),
-            "source_model": model if isinstance(model, str) else spn.name,
-            "spn": spn.get_config(),
-            "parity": rows,
-        }
-        write_json(sidecar_path(out), report)
-    log(f"wrote {out} ({len(content) / 1e6:.2f} MB) and {sidecar_path(out)}")
+        }), overwrite=overwrite, log=log)
+    log(f"wrote {out} ({len(content) / 1e6:.2f} MB) and {common.sidecar_path(out)}")
     return report
 
 

@@ -331,3 +331,26 @@ def test_a_video_writer_that_drops_frames_is_an_error(trained_tiny_spn, tmp_path
     with pytest.raises(FrameError, match="3 of 4 frames readable back"):
         deblur_video(source, str(tmp_path / "out.avi"), spn, progress=False)
     assert not [n for n in os.listdir(tmp_path) if n.startswith("out")]
+
+
+def test_a_video_whose_frame_size_changes_mid_stream_is_an_error(tmp_path, trained_tiny_spn):
+    """Issue 15.11: OpenCV rescaled such frames to the first one's size without a word."""
+    import av
+
+    spn, _ = trained_tiny_spn
+    path = str(tmp_path / "sizes.avi")
+    with av.open(path, "w") as out:  # MJPEG packets of two sizes in one stream, as a camera switching modes
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for i in range(6):
+            height, width = (48, 64) if i < 3 else (96, 128)
+            ok, jpeg = cv2.imencode(".jpg", np.full((height, width, 3), 40 * i, np.uint8))
+            packet = av.Packet(jpeg.tobytes())
+            packet.stream, packet.pts, packet.dts = stream, i, i
+            out.mux(packet)
+    from keras_spgan.data.video import iter_video_rgb
+
+    assert [f.shape for f in iter_video_rgb(path)] == [(48, 64, 3)] * 3 + [(96, 128, 3)] * 3
+    with pytest.raises(FrameError, match="frame 3: frame size 128x96 differs from the first frame's 64x48"):
+        deblur_video(path, str(tmp_path / "out.avi"), spn, progress=False)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(("out", ".out"))]

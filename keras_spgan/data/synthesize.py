@@ -22,13 +22,12 @@ import json
 import os
 import sys
 
-import cv2
 import numpy as np
 
 from keras_spgan.data import blur
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameError, list_frames, natural_key, read_rgb, write_rgb
 from keras_spgan.data.layouts import default_test_names
-from keras_spgan.data.video import iter_video_rgb
+from keras_spgan.data.video import iter_video_rgb, probe
 from keras_spgan import cli
 from keras_spgan.errors import ConfigError
 from keras_spgan.files import atomic_output
@@ -67,11 +66,9 @@ def _frames(kind, path):
 
 
 def _expected_pairs(kind, path, args):
-    """Output frames a source will give (OpenCV's frame count is an estimate for videos)."""
+    """Output frames a source will give (for a video, as its header says)."""
     if kind == "video":
-        capture = cv2.VideoCapture(path)
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        capture.release()
+        count = probe(path).count or 0
     else:
         count = len(list_frames(path))
     return max(count // args.frames if args.mode == "average" else count, 1)

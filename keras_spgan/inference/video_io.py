@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameError, list_frames
+from keras_spgan.data.video import iter_video_rgb, probe
 from keras_spgan.files import publish, remove, temporary_name
 
 # OpenCV's FFmpeg backend (opencv-python-headless) writes these without extra libraries.
@@ -62,15 +63,8 @@ class FrameSource:
             if not is_video_path(path):
                 raise FrameError(f"{path}: not a video file ({', '.join(VIDEO_EXTENSIONS)}) or a folder of frames")
             self.kind, self.files = "video", None
-            capture = cv2.VideoCapture(path)
-            try:
-                if not capture.isOpened():
-                    raise FrameError(f"{path}: cannot open video (unreadable, truncated or not a video)")
-                self.fps = capture.get(cv2.CAP_PROP_FPS) or None
-                self.count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-                self.size = (int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)))
-            finally:
-                capture.release()
+            info = probe(path)
+            self.fps, self.count, self.size = info.fps, info.count, info.size
         else:
             raise FrameError(f"{path}: no such file or folder")
         if min(self.size) < MIN_SIDE:
@@ -93,17 +87,10 @@ class FrameSource:
                     image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
                 yield path, image
             return
-        capture = cv2.VideoCapture(self.path)
         decoded = 0
-        try:
-            while True:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                decoded += 1
-                yield f"{self.path} frame {decoded - 1}", cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        finally:
-            capture.release()
+        for frame in iter_video_rgb(self.path):
+            decoded += 1
+            yield f"{self.path} frame {decoded - 1}", frame
         if decoded == 0:
             raise FrameError(f"{self.path}: no frames could be decoded (empty or corrupt video)")
         if self.count and decoded < self.count:
@@ -165,11 +152,10 @@ class FrameSink:
     def _check_video(self):
         """OpenCV's VideoWriter reports no write errors (a full disk gave a corrupt file and
         status 0): read the header back and count the frames."""
-        capture = cv2.VideoCapture(self.partial)
         try:
-            frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
-        finally:
-            capture.release()
+            frames = probe(self.partial).count or 0
+        except FrameError:  # not even a readable header
+            frames = 0
         if frames != self.count:
             self.abort()
             raise FrameError(f"{self.path}: the video could not be written completely ({frames} of {self.count} "
