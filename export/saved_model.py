@@ -20,6 +20,7 @@ import numpy as np
 
 from export import common, parity
 from keras_spgan import cli
+from keras_spgan.data.frames import to_uint8
 from keras_spgan.errors import ConfigError
 
 REPORT_FILE = os.path.join("assets.extra", "keras_spgan.json")
@@ -88,7 +89,7 @@ def parity_rows(spn, models, path, count):
     rows = [parity.measure("saved_model:float", "float32", parity.run_all(runner, windows), keras_outputs, targets)]
     # serving_default through the C++-style session loader, against the Keras uint8 model.
     uint8_keras = models["serving_default"]
-    as_uint8 = [np.round(w * 255.0).astype(np.uint8) for w in windows]
+    as_uint8 = [to_uint8(w) for w in windows]
     served = [y[0] / 255.0 for y in run_with_session_loader(path, "serving_default", [w[None] for w in as_uint8])]
     expected = [np.asarray(uint8_keras(w[None], training=False))[0] / 255.0 for w in as_uint8]
     rows.append(parity.measure("saved_model:serving_default", "uint8", served, expected, targets))

@@ -20,6 +20,7 @@ import urllib.request
 
 import numpy as np
 
+from keras_spgan.data.frames import to_uint8
 from keras_spgan.errors import KerasSpganError
 
 from serving import json_tensor
@@ -190,7 +191,7 @@ class ServedRunner(_runner_base()):
 
     def _run(self, windows):
         # Windows come from uint8 frames: rounding recovers them exactly for the uint8 signature.
-        uint8 = np.round(np.clip(windows, 0.0, 1.0) * 255.0).astype(np.uint8)
+        uint8 = to_uint8(windows)
         return self.client.predict(uint8).astype(np.float32) / 255.0
 
 

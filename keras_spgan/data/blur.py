@@ -18,9 +18,9 @@ Images are RGB uint8 (H, W, 3); randomness comes from a `numpy.random.Generator`
 import cv2
 import numpy as np
 
+from keras_spgan.data.frames import to_uint8
 
-def to_uint8(image):
-    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+
 
 
 def average_frames(frames, gamma=None):

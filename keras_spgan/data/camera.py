@@ -30,7 +30,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from keras_spgan.data.blur import to_uint8
+from keras_spgan.data.frames import to_uint8
 
 FINE_STEPS = 64  # samples of the trajectory per frame interval (to measure path lengths)
 

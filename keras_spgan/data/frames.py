@@ -86,6 +86,12 @@ def read_rgb(path):
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def to_uint8(image):
+    """Values in [0, 1] as 8-bit: clipped, rounded half to even. The one rounding every output
+    (deblur, evaluate, exports' parity, the serving client, synthesized data) goes through."""
+    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def write_rgb(path, image, jpeg_quality=95):
     """Writes RGB uint8 to `path` (format from the extension). Encoded in memory and written by
     Python, so that a full disk is an OSError naming its cause (cv2.imwrite only returns False)."""

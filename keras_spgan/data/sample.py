@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from keras_spgan.data import blur
-from keras_spgan.data.frames import write_rgb
+from keras_spgan.data.frames import to_uint8, write_rgb
 from keras_spgan.data.layouts import default_cache_dir
 from keras_spgan.files import atomic_output
 
@@ -44,7 +44,7 @@ def _texture(rng, height, width):
 
 def _scene(rng, height, width):
     """A large canvas with texture, edges and text, RGB uint8."""
-    canvas = blur.to_uint8(_texture(rng, height, width))
+    canvas = to_uint8(_texture(rng, height, width))
     for _ in range(25):
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
@@ -89,7 +89,7 @@ def _render_clip(rng):
             position = origin + velocity * t
             frame = blur.paste(frame, patch, mask, position[0] % height - patch.shape[0] / 2,
                                 position[1] % width - patch.shape[1] / 2)
-        yield blur.to_uint8(frame / 255.0)
+        yield to_uint8(frame / 255.0)
 
 
 def build(target):

@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from keras_spgan.data.frames import FrameError
+from keras_spgan.data.frames import FrameError, to_uint8
 from keras_spgan.inference.runners import Runner, load_runner
 from keras_spgan.inference.tiling import deblur_tiled
 from keras_spgan.inference.video_io import MIN_SIDE, to_rgb
@@ -119,10 +119,6 @@ def _read_ahead(frames, depth):
         thread.join(timeout=5)
 
 
-def _to_uint8(frames):
-    return np.round(np.clip(frames, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="float32", in_flight=1):
     """Yields (input frame, deblurred frame), both RGB uint8, for every frame of `frames`.
     `in_flight` > 1 runs that many batches concurrently (for models behind a server)."""
@@ -164,7 +160,7 @@ def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="fl
 
     if in_flight <= 1:
         for centres, windows in batches():
-            yield from zip(centres, _to_uint8(run(windows)))
+            yield from zip(centres, to_uint8(run(windows)))
         return
     # Several batches at once (a model behind a server): results still come back in order.
     with concurrent.futures.ThreadPoolExecutor(in_flight) as pool:
@@ -173,10 +169,10 @@ def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="fl
             pending.append((centres, pool.submit(run, windows)))
             if len(pending) == in_flight:
                 done_centres, future = pending.popleft()
-                yield from zip(done_centres, _to_uint8(future.result()))
+                yield from zip(done_centres, to_uint8(future.result()))
         while pending:
             done_centres, future = pending.popleft()
-            yield from zip(done_centres, _to_uint8(future.result()))
+            yield from zip(done_centres, to_uint8(future.result()))
 
 
 def deblur_frames(frames, model=None, *, batch=1, tile=None, overlap=64, precision="float32"):
