@@ -78,7 +78,6 @@ def _unescaped_quotes(codes):
     quotes = np.flatnonzero(codes == ord('"'))
     if quotes.size and np.count_nonzero(codes == ord("\\")):
         # A quote is escaped when an odd run of backslashes precedes it.
-        escaped = np.zeros(quotes.size, bool)
         run = np.zeros(quotes.size, np.int64)
         for back in range(1, int(quotes.max()) + 1):
             at = quotes - back
@@ -87,8 +86,7 @@ def _unescaped_quotes(codes):
             if not more.any():
                 break
             run[more] += 1
-        escaped = run % 2 == 1
-        quotes = quotes[~escaped]
+        quotes = quotes[run % 2 == 0]
     return quotes
 
 
@@ -229,7 +227,7 @@ def to_numpy(value):
         parts = [v.to_numpy() for v in value]
         if len({p.shape for p in parts}) != 1:
             raise ValueError("ragged")
-        return np.stack(parts) if len({p.dtype for p in parts}) == 1 else np.stack(parts).astype(np.float64)
+        return np.stack(parts)  # int64 rows beside float64 ones come out float64, as np.array gives
     return np.array(value)
 
 

@@ -21,9 +21,9 @@ Load limits (memory is bounded by them, whatever the clients do):
   --rest_api_timeout_in_ms how long an admitted request may wait for a worker: then
                            503 UNAVAILABLE (clients retry both with backoff)
   --max_body_bytes         largest body (413-like 429 RESOURCE_EXHAUSTED beyond)
-A predict request costs about 3x its body at its peak (bodies are parsed with NumPy,
-serving/json_tensor.py), so the REST memory bound is about
-(threads + queued) x 3 x body size, beside the model.
+A predict request peaks at about 2.3x its body (bodies are parsed with NumPy,
+serving/json_tensor.py; measured for uint8 pixels), so the REST memory bound is about
+(threads + queued) x 2.3 x body size, beside the model.
 """
 
 import contextlib
