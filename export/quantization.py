@@ -64,16 +64,17 @@ def equalization_groups(folded):
     blocks = sum(1 for n in names if n.startswith("res") and n.endswith("_add"))
     paths = sorted((n for n in names if n.startswith("pyramid_s") and n.count("_") == 1), key=lambda n: int(n[9:]))
     res = [f"res{i}" for i in range(1, blocks + 1)]
+    up1, up2 = (f"up{i}_deconv" if f"up{i}_deconv" in names else f"up{i}_conv" for i in (1, 2))  # SPN upsampling
     return [
         Group([f"{p}_conv3d" if f"{p}_conv3d" in names else f"{p}_conv2d" for p in paths], ["fusion_conv"], paths,
               side_by_side=True),
         Group(["fusion_conv"], ["down1_conv"], ["fusion_conv"]),
         Group(["down1_bn"], ["down2_conv"], ["down1_relu"]),
         # The residual stream: whatever is added to it is in the same channel space.
-        Group(["down2_bn"] + [f"{r}_b_bn" for r in res], [f"{r}_a_conv" for r in res] + ["up1_deconv"],
+        Group(["down2_bn"] + [f"{r}_b_bn" for r in res], [f"{r}_a_conv" for r in res] + [up1],
               ["down2_relu"] + [f"{r}_b_bn" for r in res] + [f"{r}_add" for r in res]),
         *[Group([f"{r}_a_bn"], [f"{r}_b_conv"], [f"{r}_a_relu"]) for r in res],
-        Group(["up1_bn"], ["up2_deconv"], ["up1_relu"]),
+        Group(["up1_bn"], [up2], ["up1_relu"]),
         Group(["up2_bn"], [HEAD_LAYER], ["up2_relu"]),
     ]
 

@@ -49,6 +49,4 @@ def exit_code(error):
         return error.exit_code
     if isinstance(error, FileExistsError):  # an output there already, without --overwrite
         return USAGE
-    if isinstance(error, KeyboardInterrupt):
-        return INTERRUPTED
     return FAILURE

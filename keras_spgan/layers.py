@@ -87,6 +87,26 @@ class SelectChannels(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class NearestUpsample2x(keras.layers.Layer):
+    """(B, H, W, C) -> (B, 2H, 2W, C), every pixel repeated 2 x 2.
+
+    Keras' UpSampling2D does this with `repeat`, whose graph loses the static shape so that
+    the TFLite converter cannot lower the convolution that follows (measured: "tf.Conv2D is
+    neither a custom op nor a flex op"), and its bilinear mode does not trace at unknown
+    frame sizes. Here: concatenate and reshape, which every converter keeps 4-D."""
+
+    def call(self, x):
+        shape = keras.ops.shape(x)  # static ints where known, tensors where not
+        height, width, channels = shape[1], shape[2], x.shape[-1]
+        x = keras.ops.reshape(keras.ops.concatenate([x, x], axis=-1), (-1, height, 2 * width, channels))
+        return keras.ops.reshape(keras.ops.concatenate([x, x], axis=2), (-1, 2 * height, 2 * width, channels))
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        return (batch, None if height is None else 2 * height, None if width is None else 2 * width, channels)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class RgbToY(keras.layers.Layer):
     """RGB [..., 3] in [0, 1] -> BT.601 Y [..., 1] (MATLAB `rgb2ycbcr`)."""
 

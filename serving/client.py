@@ -21,7 +21,7 @@ import urllib.request
 import numpy as np
 
 from keras_spgan.data.frames import to_uint8
-from keras_spgan.errors import KerasSpganError
+from keras_spgan.errors import ConfigError, KerasSpganError
 
 from serving import json_tensor
 
@@ -192,18 +192,30 @@ class ServedRunner(_runner_base()):
     def _run(self, windows):
         # Windows come from uint8 frames: rounding recovers them exactly for the uint8 signature.
         uint8 = to_uint8(windows)
-        return self.client.predict(uint8).astype(np.float32) / 255.0
+        try:
+            return self.client.predict(uint8).astype(np.float32) / 255.0
+        except urllib.error.URLError as error:  # the server went away after the first request
+            raise ServingClientError("unreachable", str(error.reason)) from None
 
 
 def deblur_command(args):
     from keras_spgan.deblur import check_paths, deblur_video
 
     check_paths(args.input, args.output, args.overwrite)  # before asking the server anything
+    if args.version is not None and args.label is not None:
+        raise ConfigError("label", "give --version or --label, not both")
+    flag, address = ("grpc", args.grpc) if args.grpc else ("server", args.server)
     if args.grpc:
         client = GrpcClient(args.grpc, args.model, args.version, args.label, args.timeout, args.retries)
     else:
         client = RestClient(args.server, args.model, args.version, args.label, args.timeout, args.retries)
-    summary = deblur_video(args.input, args.output, ServedRunner(client), batch=args.batch,
+    try:  # the first request (the model's metadata): a server that is not there is a flag to fix
+        runner = ServedRunner(client)
+    except urllib.error.URLError as error:
+        raise ConfigError(flag, f"{address}: cannot reach it ({error.reason})") from None
+    except ServingClientError as error:
+        raise ConfigError(flag, f"{address}: {error}") from None
+    summary = deblur_video(args.input, args.output, runner, batch=args.batch,
                            overwrite=args.overwrite, progress=not args.quiet, in_flight=args.in_flight)
     print(f"wrote {summary['output']}: {summary['frames']} frames ({summary['frames_per_second']:.2f} frames/s)")
     return 0
@@ -228,16 +240,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from keras_spgan.data.frames import FrameError
-
-    try:
-        return deblur_command(args)
-    except (ServingClientError, FrameError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except urllib.error.URLError as error:
-        print(f"error: --server {args.server}: cannot reach it ({error.reason})", file=sys.stderr)
-        return 2
+    return deblur_command(args)  # errors: keras_spgan.cli prints them and maps the exit status
 
 
 def main(argv=None):

@@ -14,6 +14,7 @@ import os
 import sys
 
 from keras_spgan import cli
+from keras_spgan.errors import ConfigError
 from keras_spgan.files import atomic_output
 from keras_spgan.inference.runners import saved_model_versions
 
@@ -77,7 +78,7 @@ def parse_labels(values):
     for text in values or []:
         label, _, version = text.partition("=")
         if not label or not version.isdigit():
-            raise SystemExit(f"error: --label: expected NAME=VERSION, got {text!r}")
+            raise ConfigError("label", f"expected NAME=VERSION, got {text!r}")
         labels[label] = int(version)
     return labels
 
@@ -100,19 +101,17 @@ def run(args):
 
     base = args.model_base_path.rstrip("/")
     if not os.path.isdir(base):
-        print(f"error: --model_base_path: {base}: no such folder", file=sys.stderr)
-        return 2
+        raise ConfigError("model_base_path", f"{base}: no such folder")
     found = saved_model_versions(base)
     if not found:
-        print(f"error: --model_base_path: {base} has no version folders with a saved_model.pb "
-              "(python -m export.saved_model writes them)", file=sys.stderr)
-        return 2
+        raise ConfigError("model_base_path", f"{base} has no version folders with a saved_model.pb "
+                          "(python -m export.saved_model writes them)")
     versions = [int(v) for v in args.versions.split(",") if v.strip()]
     labels = parse_labels(args.label)
     missing = [v for v in list(labels.values()) + versions if v not in found]
     if missing:
-        print(f"error: version(s) {missing} not found in {base} (has {found})", file=sys.stderr)
-        return 2
+        raise ConfigError("versions" if set(missing) & set(versions) else "label",
+                          f"version(s) {missing} not found in {base} (has {found})")
     out = args.out or os.path.dirname(os.path.abspath(base))
     # Inside the container the models are mounted at /models, so the config names that path.
     config = model_server_config(args.name, f"/models/{os.path.basename(base)}", args.policy, args.num_latest,
@@ -120,19 +119,18 @@ def run(args):
     try:
         batching = batching_parameters(args.max_batch_size, args.batch_timeout_micros)
     except ValueError as error:
-        print(f"error: --{str(error).split()[0]}: {error}", file=sys.stderr)
-        return 2
+        raise ConfigError(str(error).split()[0], str(error)) from None
     written = []
-    try:
-        for name, text in (("models.config", text_format.MessageToString(config)), ("batching.config", batching)):
-            path = os.path.join(out, name)
-            with atomic_output(path, overwrite=args.overwrite) as partial:
-                with open(partial, "w") as f:
-                    f.write(text)
-            written.append(path)
-    except FileExistsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    paths = [os.path.join(out, n) for n in ("models.config", "batching.config")]
+    existing = [p for p in paths if os.path.exists(p)]
+    if existing and not args.overwrite:  # checked for both before either is written
+        raise FileExistsError(f"{' and '.join(existing)}: already exists; pass --overwrite to replace it")
+    for name, text in (("models.config", text_format.MessageToString(config)), ("batching.config", batching)):
+        path = os.path.join(out, name)
+        with atomic_output(path, overwrite=args.overwrite) as partial:  # exists: FileExistsError, exit 2
+            with open(partial, "w") as f:
+                f.write(text)
+        written.append(path)
     cpu, gpu = docker_commands(args.name, base, out)
     print("wrote " + " and ".join(written))
     print(f"\nCPU:\n  {cpu}\nGPU:\n  {gpu}\n\nlocal, without Docker (development):\n"

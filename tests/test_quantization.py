@@ -38,13 +38,16 @@ def randomize_batch_norms(model, seed):
                                rng.normal(0, 0.02, mean.shape), rng.uniform(1e-4, 1e-2, variance.shape)])
 
 
-@pytest.mark.parametrize("layout", ["trained", "scales_1_res_0", "scales_3_5_unfolded"])
+@pytest.mark.parametrize("layout", ["trained", "scales_1_res_0", "scales_3_5_unfolded", "resize_upsampling"])
 def test_equalization_keeps_the_function_and_evens_every_activation(trained, layout):
     if layout == "trained":
         model = fold_temporal_convs(trained[0])
     elif layout == "scales_1_res_0":
         model = fold_temporal_convs(ks.build_spn((1,), pyramid_filters=4, fusion_filters=8, num_res_blocks=0,
                                                  init_stddev=0.2, synchronized_bn=False))
+    elif layout == "resize_upsampling":
+        model = fold_temporal_convs(ks.build_spn(pyramid_filters=4, fusion_filters=8, num_res_blocks=1,
+                                                 init_stddev=0.2, synchronized_bn=False, upsampling="resize"))
     else:  # Conv3D paths side by side in the pyramid, two residual blocks
         model = ks.build_spn((3, 5), pyramid_filters=4, fusion_filters=8, num_res_blocks=2, init_stddev=0.2,
                              synchronized_bn=False)
@@ -86,6 +89,22 @@ def test_int8_keeps_only_the_head_in_float_and_is_closer_to_keras_than_integer_o
     # Measured 49.4 vs 47.0 dB on this tiny model; 46.1 vs 41.8 on the full SPN at 720p.
     assert rows["mixed"]["psnr_vs_keras_db"] > rows["integer_only"]["psnr_vs_keras_db"] + 1.0
     assert not rows["mixed"]["failures"]
+
+
+def test_a_resize_upsampling_spn_converts_to_int8_with_only_the_head_in_float(trained, tmp_path):
+    """upsampling="resize" (layers.NearestUpsample2x: concatenate + reshape) stays integer."""
+    from keras_spgan.archs.spn import transfer_weights
+
+    spn = transfer_weights(trained[0], ks.SPN.from_config({**trained[0].get_config(), "upsampling": "resize"}))
+    size = (32, 48)
+    content = tflite.convert(spn, "int8", size, representative_windows(None, spn.num_frames, size, 4))
+    assert tflite.float_compute_ops(content) == ["CONV_2D(float32)", "FULLY_CONNECTED(float32)"]
+    windows, targets = parity_windows(spn.num_frames, 2, size)
+    path = tmp_path / "resize.tflite"
+    path.write_bytes(content)
+    row = parity.measure("resize", "int8", parity.run_all(TFLiteRunner(str(path)), windows),
+                         parity.run_all(KerasRunner(spn), windows), targets)
+    assert row["psnr_vs_keras_db"] > 40 and not row["failures"], row
 
 
 def test_the_original_model_is_not_touched_by_an_int8_export(trained):

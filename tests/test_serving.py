@@ -250,11 +250,20 @@ def test_prepare_writes_configs_tf_serving_parses_and_prints_the_commands(model_
     assert (config.name, config.base_path, config.policy) == ("deblur", "/models/deblur", "all")
     assert config.labels == {"stable": 1, "canary": 2}
     assert "max_batch_size { value: 4 }" in (out / "batching.config").read_text()
-    assert prepare.main(["--model_base_path", model_base, "--name", "deblur", "--out", str(out)]) == 2
-    assert "already exists" in capsys.readouterr().err
+    (out / "models.config").unlink()  # one of the two there: neither is written
+    assert prepare.main(["--model_base_path", model_base, "--name", "other", "--out", str(out)]) == 2
+    assert "batching.config: already exists" in capsys.readouterr().err
+    assert not (out / "models.config").exists()
     assert prepare.main(["--model_base_path", model_base, "--name", "d", "--label", "x=7", "--out",
                          str(tmp_path / "o2")]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "error: --label: version(s) [7] not found" in capsys.readouterr().err
+    assert prepare.main(["--model_base_path", model_base, "--name", "d", "--label", "x7"]) == 2
+    assert "error: --label: expected NAME=VERSION, got 'x7'" in capsys.readouterr().err
+    assert prepare.main(["--model_base_path", model_base, "--name", "d", "--max_batch_size", "0"]) == 2
+    assert "error: --max_batch_size: " in capsys.readouterr().err
+    assert prepare.main(["--model_base_path", str(tmp_path / "none"), "--name", "d"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --model_base_path: " in err and "no such folder" in err
 
 
 def test_server_command_starts_from_flags(model_base):
@@ -326,13 +335,17 @@ def test_server_and_client_commands_refuse_bad_input(model_base, tmp_path, capsy
     cv2.imwrite(str(tmp_path / "in" / "0.png"), frames(1)[0, 2])
     assert client.main(["deblur", str(tmp_path / "in"), str(tmp_path / "out"), "--grpc", f"127.0.0.1:{dead}",
                         "--retries", "0", "--quiet"]) == 2
-    assert "UNAVAILABLE" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"error: --grpc: 127.0.0.1:{dead}: UNAVAILABLE" in err and "Traceback" not in err
     assert not os.path.exists(tmp_path / "out")
     assert client.main(["deblur", str(tmp_path / "missing"), str(tmp_path / "out2"), "--quiet"]) == 2
     assert "missing: no such file" in capsys.readouterr().err
     assert client.main(["deblur", str(tmp_path / "in"), str(tmp_path / "out3"), "--server",
                         f"http://127.0.0.1:{dead}", "--retries", "0", "--quiet"]) == 2
-    assert "cannot reach it" in capsys.readouterr().err and not os.path.exists(tmp_path / "out3")
+    err = capsys.readouterr().err
+    assert f"error: --server: http://127.0.0.1:{dead}: cannot reach it" in err and not os.path.exists(tmp_path / "out3")
+    assert client.main(["deblur", str(tmp_path / "in"), str(tmp_path / "out4"), "--version", "1", "--label", "x"]) == 2
+    assert "error: --label: give --version or --label, not both" in capsys.readouterr().err
 
 
 def test_a_tiny_grpc_request_declaring_a_huge_tensor_is_refused_at_once(servers):

@@ -119,6 +119,7 @@ def test_tiny_spn_overfits_a_fixed_pair():
         (dict(init_stddev=0), "init_stddev"),
         (dict(bn_momentum=1.0), "bn_momentum"),
         (dict(frame_size=(30, 32)), "frame_size"),
+        (dict(upsampling="deconv"), "upsampling"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):
@@ -147,3 +148,60 @@ def test_folded_network_computes_the_same_function_without_conv3d(scales):
     # A copy: training the SPN afterwards does not change the folded model.
     spn.get_layer("head_conv").bias.assign([1.0])
     np.testing.assert_allclose(np.asarray(folded(frames)), expected, atol=2e-5)
+
+
+def _parity_spread(image):
+    """Largest difference between the means of the four (row, column) parity classes."""
+    means = [image[r::2, c::2].mean() for r in (0, 1) for c in (0, 1)]
+    return max(means) - min(means)
+
+
+def test_resize_upsampling_draws_no_checkerboard_on_a_flat_frame():
+    """The paper's stride-2 3x3 ConvTranspose gives the four output parities different numbers
+    of taps: a periodic pattern over a flat frame. Bilinear resize + conv has none."""
+    flat = np.full((1, 5, 32, 32, 1), 0.7, np.float32)
+    spreads = {}
+    for upsampling in ("transpose", "resize"):
+        spn = ks.build_spn(**TINY_SPN, init_stddev=0.2, upsampling=upsampling)
+        out = np.asarray(spn(flat))[0, 8:-8, 8:-8, 0]  # away from the zero-padded borders
+        spreads[upsampling] = _parity_spread(out)
+        assert spn.get_config()["upsampling"] == upsampling
+    assert spreads["transpose"] > 1e-3 and spreads["resize"] < 1e-6, spreads
+
+
+def test_resize_spn_round_trips_and_folds(tmp_path):
+    from keras_spgan.archs.spn import fold_temporal_convs
+
+    spn = ks.build_spn(**TINY_SPN, init_stddev=0.2, upsampling="resize")
+    assert {"up1_resize", "up1_conv", "up2_resize", "up2_conv"} <= {layer.name for layer in spn.layers}
+    frames = np.random.default_rng(0).random((1, 5, 16, 24, 1)).astype(np.float32)
+    spn.save(tmp_path / "resize.keras")
+    loaded = keras.saving.load_model(tmp_path / "resize.keras")
+    assert loaded.upsampling == "resize"
+    np.testing.assert_allclose(np.asarray(loaded(frames)), np.asarray(spn(frames)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fold_temporal_convs(spn)(frames)), np.asarray(spn(frames)), atol=1e-4)
+    config = ks.build_spn(**TINY_SPN).get_config()
+    del config["upsampling"]  # a preset saved before the option: the paper's ConvTranspose
+    assert ks.SPN.from_config(config).upsampling == "transpose"
+
+
+def test_transfer_weights_maps_a_conv_transpose_to_the_resize_conv_of_equal_mean_response():
+    from keras_spgan.archs.spn import transfer_weights
+
+    source = ks.build_spn(**TINY_SPN, init_stddev=0.2)
+    target = transfer_weights(source, ks.build_spn(**TINY_SPN, upsampling="resize"))
+    for name in ("fusion_conv", "res1_a_conv", "up1_bn", "head_conv"):  # the shared layers: copied
+        for a, b in zip(source.get_layer(name).get_weights(), target.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    # One up-sampling layer alone on a flat input: the resize conv gives everywhere the mean
+    # of what the ConvTranspose gives over its four parities.
+    flat = np.full((1, 8, 8, 16), 0.3, np.float32)
+    deconv, conv = source.get_layer("up2_deconv"), target.get_layer("up2_conv")
+    transposed = np.asarray(deconv(flat))[0, 4:-4, 4:-4]
+    resized = np.asarray(conv(keras.layers.UpSampling2D(2, interpolation="nearest")(flat)))[0, 4:-4, 4:-4]
+    np.testing.assert_allclose(resized.mean((0, 1)), transposed.mean((0, 1)), rtol=1e-4, atol=1e-6)
+    assert resized.std((0, 1)).max() < 1e-6 < transposed.std((0, 1)).max()
+    back = transfer_weights(target, ks.build_spn(**TINY_SPN))  # and back again, exactly
+    np.testing.assert_allclose(back.get_layer("up2_deconv").kernel, deconv.kernel, rtol=1e-6)
+    with pytest.raises(ValueError, match="num_res_blocks"):
+        transfer_weights(source, ks.build_spn(pyramid_filters=4, fusion_filters=8, num_res_blocks=2))

@@ -135,6 +135,22 @@ def test_init_from_with_other_scales_is_refused(tmp_path):
         train(tmp_path / "gan", model="spgan", init_from=str(tmp_path / "spn"), scales=(1, 3), steps=1)
 
 
+def test_init_from_a_conv_transpose_spn_starts_a_resize_one(tmp_path):
+    """--spn_config '{"upsampling": "resize"}' with --init_from a ConvTranspose run: the weights
+    are carried over (archs.spn.transfer_weights); any other size change is still refused."""
+    spn = train(tmp_path / "spn", steps=2)
+    resized = train(tmp_path / "resize", init_from=str(tmp_path / "spn"), steps=1, lr=1e-7,
+                    spn_config={**TINY_SPN, "upsampling": "resize"})
+    assert resized.model.upsampling == "resize"
+    np.testing.assert_allclose(np.array(resized.model.get_layer("res1_a_conv").kernel),
+                               np.array(spn.model.get_layer("res1_a_conv").kernel), atol=1e-5)
+    kernel = np.array(spn.model.get_layer("up1_deconv").kernel)[::-1, ::-1].transpose(0, 1, 3, 2) / 4
+    np.testing.assert_allclose(np.array(resized.model.get_layer("up1_conv").kernel), kernel, atol=1e-5)
+    with pytest.raises(ConfigError, match="--spn_config"):
+        train(tmp_path / "wider", init_from=str(tmp_path / "spn"), steps=1,
+              spn_config={**TINY_SPN, "upsampling": "resize", "num_res_blocks": 2})
+
+
 def test_ablation_trains_each_variant_and_prints_table_3(tmp_path):
     from training import ablation
 

@@ -75,6 +75,49 @@ def test_moving_objects_blur_locally():
     assert 0 < changed < 0.8  # the camera stands still: only the objects are blurred
 
 
+def test_hand_jitter_blurs_a_still_camera():
+    """jitter 1: the camera does not move between frames (sharp frames all alike), yet every
+    exposure is blurred by its own path, of the drawn length and different from its neighbours'."""
+    photo = _photo(5)
+    rng = np.random.default_rng(4)
+    params = _clean(camera.draw_params(rng, blur=10.0))
+    params.jitter = 1.0
+    blurry, sharp, params = camera.render_clip(photo, rng, params, num_frames=5, size=(64, 96))
+    assert all(_psnr(s, sharp[0]) > 50 for s in sharp[1:])  # a still camera
+    assert np.mean(params.blur_per_frame) == pytest.approx(10.0)
+    assert all(_psnr(b, s) < 35 for b, s in zip(blurry, sharp))  # yet blurred
+    assert _psnr(blurry[1], blurry[2]) < 40  # each exposure shaken its own way
+
+
+def test_hand_jitter_is_drawn_apart_from_the_rest_of_a_clip():
+    draws = [camera.draw_params(np.random.default_rng(k), hand_jitter=0.5, jitter_rng=np.random.default_rng([k, 7]))
+             for k in range(200)]
+    plain = [camera.draw_params(np.random.default_rng(k)) for k in range(200)]
+    jitters = np.array([d.jitter for d in draws])
+    assert 0.35 < (jitters > 0).mean() < 0.65 and (jitters == 1).any() and ((jitters > 0) & (jitters < 1)).any()
+    assert all(p.jitter == 0 for p in plain)
+    for d, p in zip(draws, plain):  # the other fields: the same draw as without jitter
+        d.jitter = 0.0
+        assert d == p
+
+
+def test_the_command_and_builtin_stills_name_the_same_set():
+    import argparse
+
+    def path(argv, via_command):
+        parser = argparse.ArgumentParser()
+        training_set.add_arguments(parser)
+        if via_command:  # the command line's own flags must not change the set's name
+            parser.add_argument("--debug", action="store_true")
+            parser.add_argument("--verbose", action="store_true")
+        return training_set.default_path(training_set.check_args(parser.parse_args(argv)))
+
+    assert path([], False) == path(["--debug", "--verbose"], True)
+    assert os.path.basename(path([], False)).startswith(f"stills-v{training_set.VERSION}-")
+    # --hand_jitter 0 is version 2's set under version 2's name (the preset's stages 1 and 2)
+    assert os.path.basename(path(["--hand_jitter", "0"], False)) == "stills-v2-b333f0fef2"
+
+
 def test_every_bundled_still_has_a_licence_and_the_held_out_photos_are_bundled():
     names = [s.name for s in stills.BUNDLED]
     assert len(names) == len(set(names))
@@ -157,4 +200,5 @@ def test_builtin_dataset_names_are_checked():
     with pytest.raises(ConfigError, match="--data_dir: .*builtin:stills"):
         TrainConfig(data_dir="builtin:nope").validate()
     assert TrainConfig(data_dir="builtin:stills").validate().data_dir == "builtin:stills"
+    assert TrainConfig(data_dir="builtin:stills-v2").validate().data_dir == "builtin:stills-v2"
     assert builtin.resolve_data_dir("/some/folder") == "/some/folder"

@@ -80,7 +80,8 @@ class TrainConfig:
                                            "how SPGAN starts.", metavar="MODEL")
     # Data.
     data_dir: Optional[str] = _flag(None, "Dataset root, or builtin:sample (the default) / builtin:stills (the "
-                                          "presets' training set, made from permissively licensed photos).",
+                                          "presets' training set, made from permissively licensed photos; "
+                                          "builtin:stills-v2: its version before hand jitter).",
                                     metavar="DIR")
     data_format: Optional[str] = _flag(None, "Dataset layout; default: detected.", choices=DATA_FORMATS)
     batch_size: int = _flag(4, "Global batch size, over all replicas and workers (paper: 4).")

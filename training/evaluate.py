@@ -248,7 +248,8 @@ def add_arguments(parser):
                              "file, a SavedModel dir, a .tflite or an .onnx file; repeat for several rows "
                              "(default: input)")
     parser.add_argument("--data_dir", metavar="DIR", help="dataset root, or builtin:sample (the default) / "
-                                                           "builtin:stills (held-out photo clips in its test split)")
+                                                           "builtin:stills / builtin:stills-v2 (held-out photo clips "
+                                                           "in its test split)")
     parser.add_argument("--data_format", choices=["dvd", "gopro", "frames", "pairs"],
                         help="dataset layout; default: detected")
     parser.add_argument("--split", default="test", choices=["test", "train", "all"], help="which clips")

@@ -136,9 +136,10 @@ def training_record(run):
     marker = f"{os.sep}checkpoints{os.sep}ckpt-"
     if marker in init_from and "steps" in record:
         earlier_run, _, earlier_step = init_from.rpartition(marker)
-        record["started_from"] = {"checkpoint": init_from, "step": int(earlier_step),
-                                  "run": training_record(earlier_run)}
-        record["total_steps"] = int(earlier_step) + record["steps"]
+        earlier = training_record(earlier_run)
+        before = earlier.get("total_steps", earlier.get("steps", 0)) - earlier.get("steps", 0)  # its own stages
+        record["started_from"] = {"checkpoint": init_from, "step": int(earlier_step), "run": earlier}
+        record["total_steps"] = before + int(earlier_step) + record["steps"]
     return record
 
 

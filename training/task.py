@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from keras_spgan import build_discriminator, build_spn, metrics
-from keras_spgan.archs.spn import SPN
+from keras_spgan.archs.spn import SPN, transfer_weights
 from keras_spgan.data import (
     DatasetError,
     load_clips,
@@ -102,12 +102,18 @@ def _generator(config):
             f"{config.init_from} is an SPN with scales {','.join(map(str, source.scales))}, "
             f"but --scales asks for {','.join(map(str, config.scales))}",
         )
-    # Rebuild in this scope (and precision), then copy the weights.
-    spn_config = source.get_config()
+    # Rebuild in this scope (and precision), then copy the weights. Only the up-sampling may
+    # change on the way (a trained ConvTranspose network starts a resize one: transfer_weights).
+    spn_config = {"upsampling": "transpose", **source.get_config()}  # presets saved before the option
     differing = {k: v for k, v in config.spn_config.items() if spn_config.get(k) != v}
-    if differing:
+    if set(differing) - {"upsampling"}:
         raise ConfigError("spn_config", f"{differing} differs from the --init_from model's {spn_config}")
-    spn = SPN.from_config(spn_config)
+    try:
+        spn = SPN.from_config({**spn_config, **differing})
+    except (TypeError, ValueError) as error:
+        raise ConfigError("spn_config", str(error)) from None
+    if differing:
+        return transfer_weights(source, spn)
     spn.set_weights(source.get_weights())
     return spn
 

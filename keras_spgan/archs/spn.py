@@ -9,7 +9,8 @@ Y frames (B, T, H, W, 1) in [0, 1] -> sharp Y of the centre frame (B, H, W, 1).
                       fusion: concatenate -> Conv2D to `fusion_filters`.
     reconstruction    2 x (Conv stride 2 + BN + ReLU)  F -> 2F -> 4F at H/4
                       `num_res_blocks` x residual block at 4F
-                      2 x (ConvTranspose x2 + BN + ReLU) 4F -> 2F -> F
+                      2 x (up x2 + BN + ReLU) 4F -> 2F -> F, the up-sampling a
+                      ConvTranspose (the paper) or nearest-neighbour resize + Conv
                       Conv to 1 channel, tanh
     global residual   output = centre Y + reconstruction
 
@@ -17,16 +18,26 @@ Choices the paper leaves open (listed in the README too), all arguments here:
 spatial kernels 3x3; ReLU after every pyramid path and after fusion; residual
 blocks are conv-BN-ReLU-conv-BN + identity (SRResNet style); the transposed
 convs carry BN + ReLU like the down-sampling convs; N(0, 0.01) means standard
-deviation 0.01. BatchNormalization is synchronized across replicas under a
+deviation 0.01. `upsampling="resize"` (not the paper's) replaces each stride-2
+ConvTranspose by a nearest-neighbour x2 resize and a 3x3 Conv: a 3x3 kernel at stride 2
+gives the four output parities different numbers of taps, which draws a
+period-2/4 checkerboard over flat regions (Odena et al., Distill 2016); measured
+on the `spn` preset: bright walls and clipped highlights. Nearest, not bilinear:
+Keras' bilinear UpSampling2D cannot trace with unknown frame sizes (it compares
+the symbolic size in Python), which deblur and the SavedModel signature need;
+and our own nearest layer (layers.NearestUpsample2x), because Keras' loses the
+static shape that TFLite needs to convert the convolution after it.
+BatchNormalization is synchronized across replicas under a
 `tf.distribute` strategy so that N replicas train exactly like one device.
 H and W must be multiples of 4 (the RGB wrapper pads any size for you).
 """
 
 import keras
 
-from keras_spgan.layers import PACKAGE, SelectChannels, SelectFrame, SelectFrames, StackFrames
+from keras_spgan.layers import PACKAGE, NearestUpsample2x, SelectChannels, SelectFrame, SelectFrames, StackFrames
 
 PAPER_SCALES = (1, 3, 5)
+UPSAMPLING = ("transpose", "resize")
 ABLATION_SCALES = ((1,), (5,), (1, 3), (3, 5), (1, 3, 5), (1, 3, 5, 7))
 
 
@@ -81,11 +92,15 @@ class _Blocks:
     def conv_bn_relu(self, x, filters, name, strides=1):
         return self.bn_relu(self.conv(filters, f"{name}_conv", strides, use_bias=False)(x), name)
 
-    def deconv_bn_relu(self, x, filters, name):
-        x = keras.layers.Conv2DTranspose(
-            filters, self.kernel_size, strides=2, padding="same", use_bias=False,
-            kernel_initializer=self.init(), name=f"{name}_deconv",
-        )(x)
+    def up_bn_relu(self, x, filters, name, upsampling):
+        if upsampling == "transpose":
+            x = keras.layers.Conv2DTranspose(
+                filters, self.kernel_size, strides=2, padding="same", use_bias=False,
+                kernel_initializer=self.init(), name=f"{name}_deconv",
+            )(x)
+        else:
+            x = NearestUpsample2x(name=f"{name}_resize")(x)
+            x = self.conv(filters, f"{name}_conv", use_bias=False)(x)
         return self.bn_relu(x, name)
 
     def residual_block(self, x, name):
@@ -122,7 +137,8 @@ class _Blocks:
         return keras.layers.ReLU(name=name)(x)
 
 
-def _spn_outputs(frames, blocks, scales, pyramid_filters, fusion_filters, num_res_blocks, stacked=False):
+def _spn_outputs(frames, blocks, scales, pyramid_filters, fusion_filters, num_res_blocks, upsampling="transpose",
+                 stacked=False):
     """The SPN graph from Y frames (B, T, H, W, 1) to the sharp centre Y (B, H, W, 1).
 
     stacked=True builds the same function with the frames stacked as channels
@@ -142,8 +158,8 @@ def _spn_outputs(frames, blocks, scales, pyramid_filters, fusion_filters, num_re
     x = blocks.conv_bn_relu(x, 4 * fusion_filters, "down2", strides=2)
     for i in range(num_res_blocks):
         x = blocks.residual_block(x, f"res{i + 1}")
-    x = blocks.deconv_bn_relu(x, 2 * fusion_filters, "up1")
-    x = blocks.deconv_bn_relu(x, fusion_filters, "up2")
+    x = blocks.up_bn_relu(x, 2 * fusion_filters, "up1", upsampling)
+    x = blocks.up_bn_relu(x, fusion_filters, "up2", upsampling)
     # The head runs in float32 even under a mixed-precision policy: the
     # residual is small and is added to the input luma.
     residual = blocks.conv(1, "head_conv", activation="tanh", dtype="float32")(x)
@@ -170,6 +186,8 @@ class SPN(keras.Model):
             0.99 keeps inference-mode outputs wrong for thousands of steps.
         synchronized_bn: synchronize BatchNorm statistics across replicas.
         frame_size: optional fixed (H, W), multiples of 4; None accepts any.
+        upsampling: "transpose" (the paper's stride-2 ConvTranspose) or "resize"
+            (nearest-neighbour x2 then Conv: no checkerboard; see the module docstring).
     """
 
     def __init__(
@@ -183,6 +201,7 @@ class SPN(keras.Model):
         bn_momentum=0.9,
         synchronized_bn=True,
         frame_size=None,
+        upsampling="transpose",
         **kwargs,
     ):
         scales = validate_scales(scales)
@@ -199,12 +218,14 @@ class SPN(keras.Model):
         frame_size = _check_frame_size(frame_size, 4)
         if not 0.0 <= bn_momentum < 1.0:
             raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
+        if upsampling not in UPSAMPLING:
+            raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
 
         num_frames = max(scales)
         height, width = frame_size or (None, None)
         blocks = _Blocks(kernel_size, float(init_stddev), float(bn_momentum), bool(synchronized_bn))
         frames = keras.Input((num_frames, height, width, 1), name="frames")
-        outputs = _spn_outputs(frames, blocks, scales, pyramid_filters, fusion_filters, num_res_blocks)
+        outputs = _spn_outputs(frames, blocks, scales, pyramid_filters, fusion_filters, num_res_blocks, upsampling)
 
         kwargs.setdefault("name", "spn_" + "-".join(str(s) for s in scales))
         super().__init__(inputs=frames, outputs=outputs, **kwargs)
@@ -219,6 +240,7 @@ class SPN(keras.Model):
         self.bn_momentum = float(bn_momentum)
         self.synchronized_bn = bool(synchronized_bn)
         self.frame_size = frame_size
+        self.upsampling = upsampling
 
     def get_config(self):
         return {
@@ -233,6 +255,7 @@ class SPN(keras.Model):
             "bn_momentum": self.bn_momentum,
             "synchronized_bn": self.synchronized_bn,
             "frame_size": list(self.frame_size) if self.frame_size else None,
+            "upsampling": self.upsampling,
         }
 
     @classmethod
@@ -261,7 +284,8 @@ def fold_temporal_convs(spn):
     height, width = spn.frame_size or (None, None)
     frames = keras.Input((spn.num_frames, height, width, 1), name="frames")
     outputs = _spn_outputs(
-        frames, blocks, spn.scales, spn.pyramid_filters, spn.fusion_filters, spn.num_res_blocks, stacked=True
+        frames, blocks, spn.scales, spn.pyramid_filters, spn.fusion_filters, spn.num_res_blocks, spn.upsampling,
+        stacked=True
     )
     folded = keras.Model(frames, outputs, name=f"{spn.name}_folded")
     for layer in folded.layers:
@@ -274,3 +298,32 @@ def fold_temporal_convs(spn):
 def _fold_kernel(kernel):
     kt, kh, kw, cin, cout = kernel.shape
     return kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
+
+
+def transfer_weights(source, target):
+    """Copies `source`'s weights into `target`, two SPNs of the same sizes that may differ in
+    `upsampling`; returns `target`. A ConvTranspose kernel K (kh, kw, out, in) becomes the
+    Conv kernel flip(K) / 4 (kh, kw, in, out) of a resize: on a flat input the transposed
+    conv's output averages sum(K) / 4 over its four parities, the resize + conv gives
+    sum(K / 4) everywhere (the checkerboard, removed). Starts a `resize` network from a
+    trained `transpose` one close to where it was; fine-tune after (the BN layers adapt).
+    """
+    sizes = ("scales", "pyramid_filters", "fusion_filters", "num_res_blocks", "kernel_size")
+    for key in sizes:
+        if getattr(source, key) != getattr(target, key):
+            raise ValueError(f"transfer_weights: {key} differs ({getattr(source, key)!r} vs {getattr(target, key)!r})")
+    names = {layer.name for layer in source.layers}
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        if layer.name in names:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+            continue
+        stem, _, kind = layer.name.rpartition("_")
+        other = f"{stem}_deconv" if kind == "conv" else f"{stem}_conv"
+        (kernel,) = source.get_layer(other).get_weights()
+        if kind == "conv":  # from a ConvTranspose: (kh, kw, out, in) -> (kh, kw, in, out), flipped, / 4
+            layer.set_weights([kernel[::-1, ::-1].transpose(0, 1, 3, 2) / 4.0])
+        else:  # back to a ConvTranspose: the inverse map
+            layer.set_weights([(kernel * 4.0)[::-1, ::-1].transpose(0, 1, 3, 2)])
+    return target

@@ -3,6 +3,8 @@
     builtin:sample   the small procedural sample (`keras_spgan.data.sample`): the default
     builtin:stills   the presets' training set, clips filmed by a virtual camera over
                      permissively licensed photos (`keras_spgan.data.training_set`)
+    builtin:stills-v2  that set before hand jitter (what the `spn` preset's stages 1 and 2
+                     trained on)
 
 Both are built on first use into the cache and reused after that.
 """
@@ -10,7 +12,7 @@ Both are built on first use into the cache and reused after that.
 from keras_spgan.data.layouts import DatasetError
 
 PREFIX = "builtin:"
-NAMES = ("sample", "stills")
+NAMES = ("sample", "stills", "stills-v2")
 
 
 def is_builtin(data_dir):
@@ -38,4 +40,4 @@ def resolve_data_dir(data_dir=None):
         return sample_data_dir()
     from keras_spgan.data.training_set import stills_data_dir
 
-    return stills_data_dir()
+    return stills_data_dir(hand_jitter=0.0) if name == "stills-v2" else stills_data_dir()

@@ -18,7 +18,14 @@ Motion is drawn per clip:
 - the path is a drift whose direction turns, plus hand-shake (a sum of random
   sinusoids, 0.2-2 cycles per frame), plus rotation and zoom drifts; it is
   rescaled so that the mean blur length over the clip equals the target, and
-  varies from frame to frame as real shake does.
+  varies from frame to frame as real shake does;
+- hand jitter (`draw_params(..., hand_jitter=p)`: a share p of the clips): part
+  or all of each frame's blur comes from its own short random path during the
+  exposure, independent of the motion between frames. Without it, blur always
+  comes with as much motion between frames (blur / exposure), and a network
+  learns that a still camera means a sharp frame: measured, the stage-2 `spn`
+  gained +1.2 dB on such clips and -0.2 dB on the same photo, still camera,
+  shaken exposures. A jitter share of 1 is a steady camera with shaky hands.
 
 Everything random comes from the `numpy.random.Generator` passed in.
 """
@@ -57,6 +64,7 @@ class ClipParams:
     compression: str  # "none", "jpeg:<quality>" or "mpeg4"
     gain: float = 1.0  # exposure of the scene (linear light; highlights clip above 1)
     flat_regions: int = 0  # smooth walls / sky painted over the still
+    jitter: float = 0.0  # share of the blur from each exposure's own random path (hand jitter)
     blur_per_frame: tuple = ()
 
 
@@ -160,8 +168,11 @@ def _view(source, pose, origin, scale, size):
                           borderMode=cv2.BORDER_REFLECT_101)
 
 
-def draw_params(rng, max_blur=24.0, blur=None):
-    """Random ClipParams; `blur` fixes the blur length (held-out clips use a grid)."""
+def draw_params(rng, max_blur=24.0, blur=None, hand_jitter=0.0, jitter_rng=None):
+    """Random ClipParams; `blur` fixes the blur length (held-out clips use a grid).
+
+    With `hand_jitter` > 0, that share of the clips gets hand jitter, drawn from
+    `jitter_rng` so that the rest of the draw is what it is without it."""
     if blur is None:
         blur = 0.0 if rng.random() < 0.15 else float(np.exp(rng.uniform(np.log(1.0), np.log(max_blur))))
     exposure = float(rng.uniform(0.25, 1.0))
@@ -178,7 +189,29 @@ def draw_params(rng, max_blur=24.0, blur=None):
         compression=compression,
         gain=float(np.exp(rng.uniform(np.log(0.5), np.log(2.5)))) if rng.random() < 0.5 else 1.0,
         flat_regions=int(rng.choice([0, 0, 1, 2])),
+        jitter=_draw_jitter(jitter_rng, hand_jitter),
     )
+
+
+def _draw_jitter(rng, share):
+    if not share or rng.random() >= share:
+        return 0.0
+    return 1.0 if rng.random() < 0.4 else float(rng.uniform(0.3, 1.0))
+
+
+def _jitter_paths(rng, num_frames, radius, knots=12):
+    """One random path per exposure (knots, 4), zero at mid-exposure, unit mean length in pixels
+    at the image centre: a random walk on the velocity, as `blur.smooth_trajectory` draws."""
+    paths = []
+    for _ in range(num_frames):
+        velocity = np.cumsum(rng.normal(size=(knots, 2)), axis=0) + rng.normal(size=2) * 2.0
+        xy = np.cumsum(velocity, axis=0)
+        xy -= np.interp((knots - 1) / 2, np.arange(knots), xy[:, 0]), np.interp(
+            (knots - 1) / 2, np.arange(knots), xy[:, 1])
+        xy /= np.hypot(*np.diff(xy, axis=0).T).sum() + 1e-9
+        angle = rng.normal(0, 0.3) * xy[:, :1] / radius  # a little rotation with it (radians)
+        paths.append(np.column_stack([xy, angle, np.zeros((knots, 1))]))
+    return paths
 
 
 def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sources=()):
@@ -187,8 +220,12 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
     radius = 0.25 * min(height, width)  # rotation and zoom measured at this distance from the centre
     t, path = _trajectory(rng, num_frames, params.shake)
     lengths = _exposure_lengths(t, path, num_frames, params.exposure, radius)
-    path[:, :] *= params.blur / max(lengths.mean(), 1e-9)
-    lengths *= params.blur / max(lengths.mean(), 1e-9)
+    drift_blur = params.blur * (1 - params.jitter)
+    path[:, :] *= drift_blur / max(lengths.mean(), 1e-9)
+    lengths *= drift_blur / max(lengths.mean(), 1e-9)
+    jitters = [p * params.blur * params.jitter for p in _jitter_paths(rng, num_frames, radius)] if params.jitter else []
+    if jitters:
+        lengths = lengths + params.blur * params.jitter  # an upper bound: the two paths may partly cancel
     params.blur_per_frame = tuple(round(float(v), 2) for v in lengths)
 
     # The source, scaled so that the camera's whole path stays mostly on it.
@@ -196,7 +233,8 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
     for _ in range(params.flat_regions):
         source = _paint_flat_region(source, rng)
     source = np.minimum(source * params.gain, 1.0)
-    need = (2 * np.abs(path[:, :2]).max(0) + np.array([width, height]) * 1.1) * params.scale
+    need = (2 * (np.abs(path[:, :2]).max(0) + params.blur * params.jitter) + np.array([width, height]) * 1.1
+            ) * params.scale
     fit = min(source.shape[1] / need[0], source.shape[0] / need[1])
     if fit < 1:  # enlarge the source rather than look past its edges
         params.scale *= fit
@@ -209,8 +247,11 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
         patch, mask, start, velocity = _object(rng, other, size)
         objects.append((srgb_to_linear(patch.astype(np.float32) / 255.0).astype(np.float32), mask, start, velocity))
 
-    def scene(time):
+    def scene(time, frame=None):
         pose = np.array([np.interp(time, t, path[:, k]) for k in range(4)])
+        if jitters and frame is not None:  # this exposure's own hand jitter, zero at mid-exposure
+            knots = np.linspace(frame - params.exposure / 2, frame + params.exposure / 2, len(jitters[frame]))
+            pose = pose + np.array([np.interp(time, knots, jitters[frame][:, k]) for k in range(4)])
         image = _view(source, pose, origin, params.scale, size)
         for patch, mask, start, velocity in objects:
             image = _composite(image, patch, mask, start + velocity * time)
@@ -221,7 +262,7 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
         subframes = int(np.clip(np.ceil(lengths[f] + max(np.hypot(*o[3]) * params.exposure for o in objects)
                                         if objects else lengths[f]), 1, 48)) | 1  # odd: the middle is t = f
         times = f + (np.linspace(-0.5, 0.5, subframes) * params.exposure if subframes > 1 else np.zeros(1))
-        mean = np.mean([scene(time) for time in times], axis=0)
+        mean = np.mean([scene(time, f) for time in times], axis=0)
         sharp.append(to_uint8(linear_to_srgb(scene(float(f)))))
         if params.noise:
             mean = mean + rng.normal(0, 1, mean.shape) * np.sqrt(params.noise**2 + 0.5 * params.noise * mean)

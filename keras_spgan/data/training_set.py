@@ -8,7 +8,9 @@ zoom, rotation and hand-shake of random length, speed and acceleration,
 objects cut from other photos moving on their own, exposure integrated in
 linear light, then sensor noise and JPEG / MPEG-4 compression at random
 strengths. Blur lengths run from none to --max_blur pixels (DVD and GoPro
-reach about 20 px at 720p).
+reach about 20 px at 720p). A share (--hand_jitter) of the clips are blurred
+by hand jitter during each exposure rather than by the motion between frames,
+as a steady-ish camera in shaky hands is.
 
 Sources: the permissively licensed photos that scikit-image, scikit-learn and
 matplotlib ship (`keras_spgan.data.stills`, needs `pip install
@@ -43,8 +45,12 @@ from keras_spgan.data.video import iter_video_rgb
 from keras_spgan.files import atomic_output
 from keras_spgan.progress import ProgressLine
 
-VERSION = 2  # 2: exposure gain and flat regions (walls, sky) in the virtual scenes
+# 2: exposure gain and flat regions (walls, sky) in the virtual scenes.
+# 3: hand jitter (--hand_jitter): blur that does not come with motion between frames.
+#    With --hand_jitter 0 a set is version 2's, byte for byte, under version 2's name.
+VERSION = 3
 DEFAULTS = {
+    "hand_jitter": 0.5,
     "clips_per_still": 60,
     "procedural": 120,
     "held_out_clips": 8,
@@ -135,11 +141,15 @@ def build(target, args, log=print):
     records = {}
     for number, (name, source, pool, blur, seed, split) in enumerate(plan, start=1):
         rng = np.random.default_rng(seed)
-        params = camera.draw_params(rng, max_blur=args.max_blur, blur=blur)
+        params = camera.draw_params(rng, max_blur=args.max_blur, blur=blur, hand_jitter=args.hand_jitter,
+                                    jitter_rng=np.random.default_rng([*seed, 7]))
         objects = [p[1] for p in pool if p[0] != source[0]] or [source[1]]
         blurry, sharp, params = camera.render_clip(source[1], rng, params, args.frames, tuple(args.size), objects)
         _write_clip(target, name, blurry, sharp)
-        records[name] = {"source": source[0], "split": split, **vars(params)}
+        record = {"source": source[0], "split": split, **vars(params)}
+        if not args.hand_jitter:
+            del record["jitter"]  # version 2's records, byte for byte
+        records[name] = record
         progress.update()
     progress.close()
     test_names = [n for n, r in records.items() if r["split"] == "test"]
@@ -148,7 +158,7 @@ def build(target, args, log=print):
     with open(os.path.join(target, "clips.json"), "w") as f:
         json.dump(records, f, indent=1)
     summary = {
-        "version": VERSION,
+        "version": _version(args),
         "arguments": _arguments(args),
         "clips": {"train": len(plan) - len(test_names), "test": len(test_names)},
         "frames": len(plan) * args.frames,
@@ -168,14 +178,25 @@ def build(target, args, log=print):
     return summary
 
 
+def _version(args):
+    return VERSION if args.hand_jitter else 2
+
+
+# What defines a set (its name in the cache and sources.json): not --out / --overwrite, nor the
+# command line's own flags (--debug, --verbose), so that `keras-spgan stills` and builtin:stills
+# build the same set under the same name.
+_SET_ARGUMENTS = (*DEFAULTS, "stills", "videos", "held_out", "no_bundled")
+
+
 def _arguments(args):
-    return {k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in sorted(vars(args).items())
-            if k not in ("out", "overwrite")}
+    keys = [k for k in _SET_ARGUMENTS if args.hand_jitter or k != "hand_jitter"]  # version 2's names
+    return {k: (list(v) if isinstance(v, (tuple, list)) else v)
+            for k, v in sorted((k, getattr(args, k)) for k in keys)}
 
 
 def default_path(args):
     digest = hashlib.sha256(json.dumps(_arguments(args), sort_keys=True).encode()).hexdigest()[:10]
-    return os.path.join(default_cache_dir(), f"stills-v{VERSION}-{digest}")
+    return os.path.join(default_cache_dir(), f"stills-v{_version(args)}-{digest}")
 
 
 def make(args, log=print):
@@ -226,6 +247,9 @@ def add_arguments(parser):
     parser.add_argument("--frames", type=int, default=DEFAULTS["frames"], help="frames per clip")
     parser.add_argument("--size", type=_size, default=DEFAULTS["size"], help="frame size HEIGHTxWIDTH")
     parser.add_argument("--max_blur", type=float, default=DEFAULTS["max_blur"], help="longest blur (pixels)")
+    parser.add_argument("--hand_jitter", type=float, default=DEFAULTS["hand_jitter"],
+                        help="share of the clips whose blur is (partly) hand jitter, independent of the motion "
+                             "between frames (0: version 2's set)")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     parser.add_argument("--overwrite", action="store_true")
 
@@ -241,6 +265,8 @@ def check_args(args):
             raise ConfigError(flag, f"must be >= 0, got {getattr(args, flag)}")
     if args.frames < 5:
         raise ConfigError("frames", f"must be at least 5 (the SPN's window), got {args.frames}")
+    if not 0 <= args.hand_jitter <= 1:
+        raise ConfigError("hand_jitter", f"must be in [0, 1], got {args.hand_jitter}")
     if not args.max_blur > 0:
         raise ConfigError("max_blur", f"must be > 0, got {args.max_blur}")
     return args
