@@ -204,11 +204,8 @@ def deblur_command(args):
     check_paths(args.input, args.output, args.overwrite)  # before asking the server anything
     if args.version is not None and args.label is not None:
         raise ConfigError("label", "give --version or --label, not both")
-    flag, address = ("grpc", args.grpc) if args.grpc else ("server", args.server)
-    if args.grpc:
-        client = GrpcClient(args.grpc, args.model, args.version, args.label, args.timeout, args.retries)
-    else:
-        client = RestClient(args.server, args.model, args.version, args.label, args.timeout, args.retries)
+    flag, address, kind = ("grpc", args.grpc, GrpcClient) if args.grpc else ("server", args.server, RestClient)
+    client = kind(address, args.model, args.version, args.label, args.timeout, args.retries)
     try:  # the first request (the model's metadata): a server that is not there is a flag to fix
         runner = ServedRunner(client)
     except urllib.error.URLError as error:

@@ -120,19 +120,17 @@ def run(args):
         batching = batching_parameters(args.max_batch_size, args.batch_timeout_micros)
     except ValueError as error:
         raise ConfigError(str(error).split()[0], str(error)) from None
-    written = []
-    paths = [os.path.join(out, n) for n in ("models.config", "batching.config")]
-    existing = [p for p in paths if os.path.exists(p)]
+    files = {os.path.join(out, "models.config"): text_format.MessageToString(config),
+             os.path.join(out, "batching.config"): batching}
+    existing = [path for path in files if os.path.exists(path)]
     if existing and not args.overwrite:  # checked for both before either is written
         raise FileExistsError(f"{' and '.join(existing)}: already exists; pass --overwrite to replace it")
-    for name, text in (("models.config", text_format.MessageToString(config)), ("batching.config", batching)):
-        path = os.path.join(out, name)
-        with atomic_output(path, overwrite=args.overwrite) as partial:  # exists: FileExistsError, exit 2
+    for path, text in files.items():
+        with atomic_output(path, overwrite=args.overwrite) as partial:
             with open(partial, "w") as f:
                 f.write(text)
-        written.append(path)
     cpu, gpu = docker_commands(args.name, base, out)
-    print("wrote " + " and ".join(written))
+    print("wrote " + " and ".join(files))
     print(f"\nCPU:\n  {cpu}\nGPU:\n  {gpu}\n\nlocal, without Docker (development):\n"
           f"  python -m serving.server --model_base_path {base} --model_name {args.name} --rest_api_port 8501\n"
           f"\nthen:\n  {curl_example(args.name)}\n"

@@ -104,7 +104,7 @@ def _generator(config):
         )
     # Rebuild in this scope (and precision), then copy the weights. Only the up-sampling may
     # change on the way (a trained ConvTranspose network starts a resize one: transfer_weights).
-    spn_config = {"upsampling": "transpose", **source.get_config()}  # presets saved before the option
+    spn_config = source.get_config()
     differing = {k: v for k, v in config.spn_config.items() if spn_config.get(k) != v}
     if set(differing) - {"upsampling"}:
         raise ConfigError("spn_config", f"{differing} differs from the --init_from model's {spn_config}")
@@ -112,10 +112,7 @@ def _generator(config):
         spn = SPN.from_config({**spn_config, **differing})
     except (TypeError, ValueError) as error:
         raise ConfigError("spn_config", str(error)) from None
-    if differing:
-        return transfer_weights(source, spn)
-    spn.set_weights(source.get_weights())
-    return spn
+    return transfer_weights(source, spn)  # by layer name; the same as set_weights when nothing differs
 
 
 def build_model(config, strategy):

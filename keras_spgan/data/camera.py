@@ -206,8 +206,7 @@ def _jitter_paths(rng, num_frames, radius, knots=12):
     for _ in range(num_frames):
         velocity = np.cumsum(rng.normal(size=(knots, 2)), axis=0) + rng.normal(size=2) * 2.0
         xy = np.cumsum(velocity, axis=0)
-        xy -= np.interp((knots - 1) / 2, np.arange(knots), xy[:, 0]), np.interp(
-            (knots - 1) / 2, np.arange(knots), xy[:, 1])
+        xy -= [np.interp((knots - 1) / 2, np.arange(knots), column) for column in xy.T]  # mid-exposure
         xy /= np.hypot(*np.diff(xy, axis=0).T).sum() + 1e-9
         angle = rng.normal(0, 0.3) * xy[:, :1] / radius  # a little rotation with it (radians)
         paths.append(np.column_stack([xy, angle, np.zeros((knots, 1))]))
