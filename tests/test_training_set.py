@@ -185,6 +185,9 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
     assert training_set.main(["--stills", str(tmp_path / "missing"), "--no_bundled"]) == 2
     assert "--stills" in capsys.readouterr().err
+    assert training_set.main(_args(tmp_path, "--out", str(tmp_path / "y"), "--hand_jitter", "1.5")) == 2
+    assert "--hand_jitter: must be in [0, 1], got 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
     with pytest.raises(SystemExit) as exit_info:
         training_set.main(["--size", "50x64"])
     assert exit_info.value.code == 2
