@@ -101,6 +101,44 @@ def test_hand_jitter_is_drawn_apart_from_the_rest_of_a_clip():
         assert d == p
 
 
+def test_gamma_space_blur_is_darker_at_edges_and_drawn_apart_from_the_rest():
+    """Averaging gamma-encoded values (DVD, GoPro's 'blur') gives darker mixes of bright and dark
+    than linear light does; the choice comes from the jitter generator, so with srgb_blur=0 a
+    clip is drawn as in version 3."""
+    photo = _photo(6)
+    frames = {}
+    for space in ("linear", "srgb"):
+        rng = np.random.default_rng(8)
+        params = _clean(camera.draw_params(rng, blur=12.0))
+        params.blur_space = space
+        blurry, sharp, _ = camera.render_clip(photo, rng, params, num_frames=5, size=(64, 96))
+        frames[space] = (np.mean(blurry), [np.mean(s) for s in sharp])
+    assert frames["srgb"][1] == frames["linear"][1]  # the same scene and targets
+    assert frames["srgb"][0] < frames["linear"][0] - 1.0  # mean level, out of 255
+
+    draws = [camera.draw_params(np.random.default_rng(k), hand_jitter=0.5, jitter_rng=np.random.default_rng([k, 7]),
+                                srgb_blur=0.5) for k in range(200)]
+    plain = [camera.draw_params(np.random.default_rng(k), hand_jitter=0.5, jitter_rng=np.random.default_rng([k, 7]))
+             for k in range(200)]
+    assert 0.35 < np.mean([d.blur_space == "srgb" for d in draws]) < 0.65
+    assert all(p.blur_space == "linear" for p in plain)
+    for d, p in zip(draws, plain):
+        d.blur_space = "linear"
+        assert d == p
+
+
+def test_noise_and_compression_shares_are_followed():
+    def shares(**kwargs):
+        draws = [camera.draw_params(np.random.default_rng(k), **kwargs) for k in range(400)]
+        return np.mean([d.noise > 0 for d in draws]), np.mean([d.compression != "none" for d in draws])
+
+    noisy, compressed = shares()  # version 3's
+    assert 0.63 < noisy < 0.77 and 0.63 < compressed < 0.77
+    noisy, compressed = shares(noisy=0.3, compressed=0.4)  # version 4's
+    assert 0.23 < noisy < 0.37 and 0.33 < compressed < 0.47
+    assert shares(noisy=0.0, compressed=0.15) == (0.0, pytest.approx(0.15, abs=0.05))  # MPEG-4 only
+
+
 def test_the_command_and_builtin_stills_name_the_same_set():
     import argparse
 
@@ -114,8 +152,12 @@ def test_the_command_and_builtin_stills_name_the_same_set():
 
     assert path([], False) == path(["--debug", "--verbose"], True)
     assert os.path.basename(path([], False)).startswith(f"stills-v{training_set.VERSION}-")
-    # --hand_jitter 0 is version 2's set under version 2's name (the preset's stages 1 and 2)
-    assert os.path.basename(path(["--hand_jitter", "0"], False)) == "stills-v2-b333f0fef2"
+    # version 3's shares are version 3's set under its name (the preset's stage 3), and with
+    # --hand_jitter 0 version 2's (stages 1 and 2)
+    version_3 = [f"--{k}={v}" for k, v in training_set.VERSION_3.items()]
+    assert os.path.basename(path(version_3, False)) == "stills-v3-43b6432fb2"
+    assert os.path.basename(path([*version_3, "--hand_jitter", "0"], False)) == "stills-v2-b333f0fef2"
+    assert os.path.basename(path(["--hand_jitter", "0"], False)).startswith("stills-v4-")  # not version 2
 
 
 def test_every_bundled_still_has_a_licence_and_the_held_out_photos_are_bundled():
@@ -187,6 +229,10 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     assert "--stills" in capsys.readouterr().err
     assert training_set.main(_args(tmp_path, "--out", str(tmp_path / "y"), "--hand_jitter", "1.5")) == 2
     assert "--hand_jitter: must be in [0, 1], got 1.5" in capsys.readouterr().err
+    assert training_set.main(_args(tmp_path, "--out", str(tmp_path / "y"), "--compressed_share", "0.1")) == 2
+    assert "--compressed_share: must be in [0.15, 1]" in capsys.readouterr().err
+    assert training_set.main(_args(tmp_path, "--out", str(tmp_path / "y"), "--noisy_share", "-0.5")) == 2
+    assert "--noisy_share: must be in [0, 1], got -0.5" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()
     with pytest.raises(SystemExit) as exit_info:
         training_set.main(["--size", "50x64"])
@@ -204,4 +250,5 @@ def test_builtin_dataset_names_are_checked():
         TrainConfig(data_dir="builtin:nope").validate()
     assert TrainConfig(data_dir="builtin:stills").validate().data_dir == "builtin:stills"
     assert TrainConfig(data_dir="builtin:stills-v2").validate().data_dir == "builtin:stills-v2"
+    assert TrainConfig(data_dir="builtin:stills-v3").validate().data_dir == "builtin:stills-v3"
     assert builtin.resolve_data_dir("/some/folder") == "/some/folder"

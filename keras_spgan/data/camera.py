@@ -26,6 +26,14 @@ Motion is drawn per clip:
   learns that a still camera means a sharp frame: measured, the stage-2 `spn`
   gained +1.2 dB on such clips and -0.2 dB on the same photo, still camera,
   shaken exposures. A jitter share of 1 is a steady camera with shaky hands.
+- where the sub-frames are averaged (`srgb_blur=p`): linear light, as a sensor
+  integrates, or for a share p gamma-encoded values, as DVD, GoPro's 'blur'
+  and most synthetic benchmarks were made; a user's blurry footage may be
+  either, and the two differ at every bright/dark edge.
+
+Noise and compression shares (`noisy`, `compressed`) matter for what the
+network keeps: every noisy or compressed input paired with a clean target
+teaches it to remove fine texture, which clean footage keeps in its target.
 
 Everything random comes from the `numpy.random.Generator` passed in.
 """
@@ -65,6 +73,7 @@ class ClipParams:
     gain: float = 1.0  # exposure of the scene (linear light; highlights clip above 1)
     flat_regions: int = 0  # smooth walls / sky painted over the still
     jitter: float = 0.0  # share of the blur from each exposure's own random path (hand jitter)
+    blur_space: str = "linear"  # where sub-frames are averaged: "linear" light or gamma-encoded "srgb"
     blur_per_frame: tuple = ()
 
 
@@ -168,28 +177,34 @@ def _view(source, pose, origin, scale, size):
                           borderMode=cv2.BORDER_REFLECT_101)
 
 
-def draw_params(rng, max_blur=24.0, blur=None, hand_jitter=0.0, jitter_rng=None):
+def draw_params(rng, max_blur=24.0, blur=None, hand_jitter=0.0, jitter_rng=None, noisy=0.7, compressed=0.7,
+                srgb_blur=0.0):
     """Random ClipParams; `blur` fixes the blur length (held-out clips use a grid).
 
-    With `hand_jitter` > 0, that share of the clips gets hand jitter, drawn from
-    `jitter_rng` so that the rest of the draw is what it is without it."""
+    `noisy` and `compressed` are the shares of clips with sensor noise and with
+    compression (MPEG-4 on 0.15 of all clips, JPEG on the rest of that share).
+    With `hand_jitter` > 0, that share of the clips gets hand jitter, and with
+    `srgb_blur` > 0 that share is averaged on gamma-encoded values, both drawn
+    from `jitter_rng` so that the rest of the draw is what it is without them."""
     if blur is None:
         blur = 0.0 if rng.random() < 0.15 else float(np.exp(rng.uniform(np.log(1.0), np.log(max_blur))))
     exposure = float(rng.uniform(0.25, 1.0))
     exposure = max(exposure, min(blur / 30.0, 1.0))  # at most ~30 px of motion between frames
     kind = rng.random()
-    compression = "none" if kind < 0.3 else "mpeg4" if kind < 0.45 else f"jpeg:{int(rng.integers(50, 96))}"
+    plain = 1.0 - compressed
+    compression = "none" if kind < plain else "mpeg4" if kind < plain + 0.15 else f"jpeg:{int(rng.integers(50, 96))}"
     return ClipParams(
         blur=float(blur),
         exposure=exposure,
         scale=float(np.exp(rng.uniform(np.log(0.6), np.log(2.0)))),  # mostly down-sampled: sharp targets
         shake=float(rng.uniform(0.0, 1.0)),
         objects=int(rng.choice([0, 0, 1, 2])),
-        noise=float(rng.uniform(0.0, 0.012)) if rng.random() < 0.7 else 0.0,
+        noise=float(rng.uniform(0.0, 0.012)) if rng.random() < noisy else 0.0,
         compression=compression,
         gain=float(np.exp(rng.uniform(np.log(0.5), np.log(2.5)))) if rng.random() < 0.5 else 1.0,
         flat_regions=int(rng.choice([0, 0, 1, 2])),
         jitter=_draw_jitter(jitter_rng, hand_jitter),
+        blur_space="srgb" if srgb_blur and jitter_rng.random() < srgb_blur else "linear",
     )
 
 
@@ -261,7 +276,10 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
         subframes = int(np.clip(np.ceil(lengths[f] + max(np.hypot(*o[3]) * params.exposure for o in objects)
                                         if objects else lengths[f]), 1, 48)) | 1  # odd: the middle is t = f
         times = f + (np.linspace(-0.5, 0.5, subframes) * params.exposure if subframes > 1 else np.zeros(1))
-        mean = np.mean([scene(time, f) for time in times], axis=0)
+        if params.blur_space == "srgb":  # as DVD and GoPro's plain 'blur' were made: gamma-encoded frames averaged
+            mean = srgb_to_linear(np.mean([linear_to_srgb(scene(time, f)) for time in times], axis=0))
+        else:
+            mean = np.mean([scene(time, f) for time in times], axis=0)
         sharp.append(to_uint8(linear_to_srgb(scene(float(f)))))
         if params.noise:
             mean = mean + rng.normal(0, 1, mean.shape) * np.sqrt(params.noise**2 + 0.5 * params.noise * mean)

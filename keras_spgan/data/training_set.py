@@ -6,8 +6,10 @@
 Every still is filmed by a virtual camera (`keras_spgan.data.camera`): pan,
 zoom, rotation and hand-shake of random length, speed and acceleration,
 objects cut from other photos moving on their own, exposure integrated in
-linear light, then sensor noise and JPEG / MPEG-4 compression at random
-strengths. Blur lengths run from none to --max_blur pixels (DVD and GoPro
+linear light (or, for a share, on gamma-encoded values), then sensor noise
+and JPEG / MPEG-4 compression at random strengths, each on a share of the
+clips (--noisy_share, --compressed_share; the rest are clean, as a user's
+sharp-but-shaken footage often is). Blur lengths run from none to --max_blur pixels (DVD and GoPro
 reach about 20 px at 720p). A share (--hand_jitter) of the clips are blurred
 by hand jitter during each exposure rather than by the motion between frames,
 as a steady-ish camera in shaky hands is.
@@ -48,9 +50,15 @@ from keras_spgan.progress import ProgressLine
 # 2: exposure gain and flat regions (walls, sky) in the virtual scenes.
 # 3: hand jitter (--hand_jitter): blur that does not come with motion between frames.
 #    With --hand_jitter 0 a set is version 2's, byte for byte, under version 2's name.
-VERSION = 3
+# 4: fewer noisy (0.7 -> 0.3) and compressed (0.7 -> 0.4) clips, half of them blurred on
+#    gamma-encoded values. With version 3's shares (VERSION_3) a set is version 3's, byte for byte.
+VERSION = 4
+VERSION_3 = {"noisy_share": 0.7, "compressed_share": 0.7, "srgb_blur_share": 0.0}
 DEFAULTS = {
     "hand_jitter": 0.5,
+    "noisy_share": 0.3,
+    "compressed_share": 0.4,
+    "srgb_blur_share": 0.5,
     "clips_per_still": 60,
     "procedural": 120,
     "held_out_clips": 8,
@@ -142,13 +150,14 @@ def build(target, args, log=print):
     for number, (name, source, pool, blur, seed, split) in enumerate(plan, start=1):
         rng = np.random.default_rng(seed)
         params = camera.draw_params(rng, max_blur=args.max_blur, blur=blur, hand_jitter=args.hand_jitter,
-                                    jitter_rng=np.random.default_rng([*seed, 7]))
+                                    jitter_rng=np.random.default_rng([*seed, 7]), noisy=args.noisy_share,
+                                    compressed=args.compressed_share, srgb_blur=args.srgb_blur_share)
         objects = [p[1] for p in pool if p[0] != source[0]] or [source[1]]
         blurry, sharp, params = camera.render_clip(source[1], rng, params, args.frames, tuple(args.size), objects)
         _write_clip(target, name, blurry, sharp)
         record = {"source": source[0], "split": split, **vars(params)}
-        if not args.hand_jitter:
-            del record["jitter"]  # version 2's records, byte for byte
+        for key in _NEWER_FIELDS[_version(args)]:
+            del record[key]  # an older version's records, byte for byte
         records[name] = record
         progress.update()
     progress.close()
@@ -179,7 +188,13 @@ def build(target, args, log=print):
 
 
 def _version(args):
-    return VERSION if args.hand_jitter else 2
+    if any(getattr(args, k) != v for k, v in VERSION_3.items()):
+        return VERSION
+    return 3 if args.hand_jitter else 2
+
+
+_NEWER_FIELDS = {2: ("jitter", "blur_space"), 3: ("blur_space",), 4: ()}  # of clips.json's records
+_NEWER_ARGUMENTS = {2: ("hand_jitter", *VERSION_3), 3: tuple(VERSION_3), 4: ()}
 
 
 # What defines a set (its name in the cache and sources.json): not --out / --overwrite, nor the
@@ -189,7 +204,7 @@ _SET_ARGUMENTS = (*DEFAULTS, "stills", "videos", "held_out", "no_bundled")
 
 
 def _arguments(args):
-    keys = [k for k in _SET_ARGUMENTS if args.hand_jitter or k != "hand_jitter"]  # version 2's names
+    keys = [k for k in _SET_ARGUMENTS if k not in _NEWER_ARGUMENTS[_version(args)]]  # older versions' names
     return {k: (list(v) if isinstance(v, (tuple, list)) else v)
             for k, v in sorted((k, getattr(args, k)) for k in keys)}
 
@@ -249,7 +264,14 @@ def add_arguments(parser):
     parser.add_argument("--max_blur", type=float, default=DEFAULTS["max_blur"], help="longest blur (pixels)")
     parser.add_argument("--hand_jitter", type=float, default=DEFAULTS["hand_jitter"],
                         help="share of the clips whose blur is (partly) hand jitter, independent of the motion "
-                             "between frames (0: version 2's set)")
+                             "between frames (0, with version 3's shares: version 2's set)")
+    parser.add_argument("--noisy_share", type=float, default=DEFAULTS["noisy_share"],
+                        help="share of the clips with sensor noise (version 3: 0.7)")
+    parser.add_argument("--compressed_share", type=float, default=DEFAULTS["compressed_share"],
+                        help="share of the clips with JPEG / MPEG-4 compression, at least 0.15 (version 3: 0.7)")
+    parser.add_argument("--srgb_blur_share", type=float, default=DEFAULTS["srgb_blur_share"],
+                        help="share of the clips averaged on gamma-encoded values rather than linear light "
+                             "(version 3: 0)")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     parser.add_argument("--overwrite", action="store_true")
 
@@ -265,8 +287,12 @@ def check_args(args):
             raise ConfigError(flag, f"must be >= 0, got {getattr(args, flag)}")
     if args.frames < 5:
         raise ConfigError("frames", f"must be at least 5 (the SPN's window), got {args.frames}")
-    if not 0 <= args.hand_jitter <= 1:
-        raise ConfigError("hand_jitter", f"must be in [0, 1], got {args.hand_jitter}")
+    for flag in ("hand_jitter", "noisy_share", "srgb_blur_share"):
+        if not 0 <= getattr(args, flag) <= 1:
+            raise ConfigError(flag, f"must be in [0, 1], got {getattr(args, flag)}")
+    if not 0.15 <= args.compressed_share <= 1:
+        raise ConfigError("compressed_share", f"must be in [0.15, 1] (MPEG-4 is 0.15 of all clips), "
+                                              f"got {args.compressed_share}")
     if not args.max_blur > 0:
         raise ConfigError("max_blur", f"must be > 0, got {args.max_blur}")
     return args
