@@ -47,10 +47,15 @@ def _with_retries(call, retryable, retries, backoff):
             time.sleep(backoff * 2**attempt)
 
 
+def _check_version_or_label(version, label):
+    """TF Serving addresses a model by version number or by label, never both."""
+    if version is not None and label is not None:
+        raise ValueError("give a version or a label, not both")
+
+
 class RestClient:
     def __init__(self, url, model, version=None, label=None, timeout=120.0, retries=3, backoff=0.5):
-        if version is not None and label is not None:
-            raise ValueError("give a version or a label, not both")
+        _check_version_or_label(version, label)
         self.base = f"{url.rstrip('/')}/v1/models/{model}"
         if version is not None:
             self.base += f"/versions/{int(version)}"
@@ -103,6 +108,7 @@ class GrpcClient:
     """The same calls over gRPC (tensorflow-serving-api): binary tensors, no JSON."""
 
     def __init__(self, target, model, version=None, label=None, timeout=120.0, retries=3, backoff=0.5):
+        _check_version_or_label(version, label)
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 

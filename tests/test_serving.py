@@ -346,6 +346,9 @@ def test_server_and_client_commands_refuse_bad_input(model_base, tmp_path, capsy
     assert f"error: --server: http://127.0.0.1:{dead}: cannot reach it" in err and not os.path.exists(tmp_path / "out3")
     assert client.main(["deblur", str(tmp_path / "in"), str(tmp_path / "out4"), "--version", "1", "--label", "x"]) == 2
     assert "error: --label: give --version or --label, not both" in capsys.readouterr().err
+    for kind, address in ((client.RestClient, "http://localhost:1"), (client.GrpcClient, "localhost:1")):
+        with pytest.raises(ValueError, match="a version or a label, not both"):
+            kind(address, "deblur", version=1, label="stable")
 
 
 def test_a_tiny_grpc_request_declaring_a_huge_tensor_is_refused_at_once(servers):

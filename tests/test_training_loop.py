@@ -47,6 +47,10 @@ def test_fit_writes_checkpoints_model_and_summary(tmp_path):
     assert summary["steps"] == 5 and summary["input_val_psnr"] > 20
     assert isinstance(keras.saving.load_model(tmp_path / "model.keras"), SPN)
     assert os.listdir(tmp_path / "logs")  # TensorBoard event files
+    # run.json names the folder the default builtin:sample resolved to (its version is in the name)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["config"]["data_dir"] is None and os.path.basename(run["data_dir"]).startswith("sample-v")
+    assert os.path.isfile(os.path.join(run["data_dir"], "split.json"))
     # Nothing half-written is left behind.
     leftovers = [n for _, dirs, files in os.walk(tmp_path) for n in dirs + files if "partial" in n]
     assert leftovers == []

@@ -42,8 +42,9 @@ class TrainResult:
     last_epoch_logs: dict = None  # training and validation metrics of the last epoch
 
 
-def check_model_dir(model_dir, config, is_chief):
-    """Refuses a model dir that holds a different architecture; records ours."""
+def check_model_dir(model_dir, config, is_chief, data_dir=None):
+    """Refuses a model dir that holds a different architecture; records ours, with the dataset
+    folder `--data_dir` resolved to (a `builtin:` name's folder names its version)."""
     path = os.path.join(model_dir, RUN_FILE)
     wanted = config.architecture()
     if os.path.exists(path) and not checkpoint_paths(model_dir):
@@ -64,7 +65,7 @@ def check_model_dir(model_dir, config, is_chief):
                 )
     elif is_chief:
         os.makedirs(model_dir, exist_ok=True)
-        write_json(path, {"architecture": wanted, "config": dataclasses.asdict(config)})
+        write_json(path, {"architecture": wanted, "config": dataclasses.asdict(config), "data_dir": data_dir})
 
 
 def _save_final(model, model_dir):
@@ -90,8 +91,8 @@ def _train(config, strategy, log):
     config.validate()
     is_chief, task_name = worker_info()
     model_dir = config.resolved_model_dir()
-    check_model_dir(model_dir, config, is_chief)
     data = task.load_data(config)
+    check_model_dir(model_dir, config, is_chief, data.data_dir)
     steps = task.total_steps(config, data)
     policy = task.set_precision(config)
     log(f"data: {data.data_dir} ({len(data.train_clips)} training clips, {data.num_windows} windows; "
