@@ -3,6 +3,8 @@
     builtin:sample   the small procedural sample (`keras_spgan.data.sample`): the default
     builtin:stills   the presets' training set, clips filmed by a virtual camera over
                      permissively licensed photos (`keras_spgan.data.training_set`)
+    builtin:stills-v4  the same, by its version (what training recipes name, so that they
+                     still mean this set when `builtin:stills` moves on)
     builtin:stills-v3  that set before its noise / compression shares were lowered and
                      gamma-space blur added (the `spn` preset's stage 3)
     builtin:stills-v2  that set before hand jitter (the `spn` preset's stages 1 and 2)
@@ -13,7 +15,7 @@ Both are built on first use into the cache and reused after that.
 from keras_spgan.data.layouts import DatasetError
 
 PREFIX = "builtin:"
-NAMES = ("sample", "stills", "stills-v3", "stills-v2")
+NAMES = ("sample", "stills", "stills-v4", "stills-v3", "stills-v2")
 
 
 def is_builtin(data_dir):
@@ -41,5 +43,5 @@ def resolve_data_dir(data_dir=None):
         return sample_data_dir()
     from keras_spgan.data.training_set import VERSION_3, stills_data_dir
 
-    older = {"stills-v3": VERSION_3, "stills-v2": {**VERSION_3, "hand_jitter": 0.0}}
+    older = {"stills-v4": {}, "stills-v3": VERSION_3, "stills-v2": {**VERSION_3, "hand_jitter": 0.0}}
     return stills_data_dir(**older.get(name, {}))

@@ -182,7 +182,7 @@ def draw_params(rng, max_blur=24.0, blur=None, hand_jitter=0.0, jitter_rng=None,
     """Random ClipParams; `blur` fixes the blur length (held-out clips use a grid).
 
     `noisy` and `compressed` are the shares of clips with sensor noise and with
-    compression (MPEG-4 on 0.15 of all clips, JPEG on the rest of that share).
+    compression (MPEG-4 on up to 0.15 of all clips, JPEG on the rest of that share).
     With `hand_jitter` > 0, that share of the clips gets hand jitter, and with
     `srgb_blur` > 0 that share is averaged on gamma-encoded values, both drawn
     from `jitter_rng` so that the rest of the draw is what it is without them."""
@@ -192,7 +192,8 @@ def draw_params(rng, max_blur=24.0, blur=None, hand_jitter=0.0, jitter_rng=None,
     exposure = max(exposure, min(blur / 30.0, 1.0))  # at most ~30 px of motion between frames
     kind = rng.random()
     plain = 1.0 - compressed
-    compression = "none" if kind < plain else "mpeg4" if kind < plain + 0.15 else f"jpeg:{int(rng.integers(50, 96))}"
+    mpeg4 = plain + min(compressed, 0.15)
+    compression = "none" if kind < plain else "mpeg4" if kind < mpeg4 else f"jpeg:{int(rng.integers(50, 96))}"
     return ClipParams(
         blur=float(blur),
         exposure=exposure,

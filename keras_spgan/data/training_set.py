@@ -268,7 +268,7 @@ def add_arguments(parser):
     parser.add_argument("--noisy_share", type=float, default=DEFAULTS["noisy_share"],
                         help="share of the clips with sensor noise (version 3: 0.7)")
     parser.add_argument("--compressed_share", type=float, default=DEFAULTS["compressed_share"],
-                        help="share of the clips with JPEG / MPEG-4 compression, at least 0.15 (version 3: 0.7)")
+                        help="share of the clips with JPEG / MPEG-4 compression (version 3: 0.7)")
     parser.add_argument("--srgb_blur_share", type=float, default=DEFAULTS["srgb_blur_share"],
                         help="share of the clips averaged on gamma-encoded values rather than linear light "
                              "(version 3: 0)")
@@ -287,12 +287,9 @@ def check_args(args):
             raise ConfigError(flag, f"must be >= 0, got {getattr(args, flag)}")
     if args.frames < 5:
         raise ConfigError("frames", f"must be at least 5 (the SPN's window), got {args.frames}")
-    for flag in ("hand_jitter", "noisy_share", "srgb_blur_share"):
+    for flag in ("hand_jitter", "noisy_share", "compressed_share", "srgb_blur_share"):
         if not 0 <= getattr(args, flag) <= 1:
             raise ConfigError(flag, f"must be in [0, 1], got {getattr(args, flag)}")
-    if not 0.15 <= args.compressed_share <= 1:
-        raise ConfigError("compressed_share", f"must be in [0.15, 1] (MPEG-4 is 0.15 of all clips), "
-                                              f"got {args.compressed_share}")
     if not args.max_blur > 0:
         raise ConfigError("max_blur", f"must be > 0, got {args.max_blur}")
     return args
