@@ -49,8 +49,8 @@ def bench(model_name, precision, steps):
     x = np.random.rand(BATCH * (steps + 2), 5, CROP, CROP, 1).astype("float32")
     y = np.random.rand(BATCH * (steps + 2), CROP, CROP, 1).astype("float32")
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).cache()
-    ends = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()))
     times = []
+    ends = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()))
     model.fit(data, verbose=0, callbacks=[ends])  # batches 1-2 trace and warm up
     seconds = (times[-1] - times[1]) / steps
     flops = 3 * conv_flops(spn) * BATCH
