@@ -41,7 +41,7 @@ def resolve_data_dir(data_dir=None):
         from keras_spgan.data.sample import sample_data_dir
 
         return sample_data_dir()
-    from keras_spgan.data.training_set import VERSION_3, stills_data_dir
+    from keras_spgan.data.training_set import VERSIONS, stills_data_dir
 
-    older = {"stills-v4": {}, "stills-v3": VERSION_3, "stills-v2": {**VERSION_3, "hand_jitter": 0.0}}
-    return stills_data_dir(**older.get(name, {}))
+    version = name.partition("-v")[2]
+    return stills_data_dir(**VERSIONS[int(version)]) if version else stills_data_dir()

@@ -9,8 +9,8 @@ objects cut from other photos moving on their own, exposure integrated in
 linear light (or, for a share, on gamma-encoded values), then sensor noise
 and JPEG / MPEG-4 compression at random strengths, each on a share of the
 clips (--noisy_share, --compressed_share; the rest are clean, as a user's
-sharp-but-shaken footage often is). Blur lengths run from none to --max_blur pixels (DVD and GoPro
-reach about 20 px at 720p). A share (--hand_jitter) of the clips are blurred
+sharp-but-shaken footage often is). Blur lengths run from none to --max_blur
+pixels (DVD and GoPro reach about 20 px at 720p). A share (--hand_jitter) of the clips are blurred
 by hand jitter during each exposure rather than by the motion between frames,
 as a steady-ish camera in shaky hands is.
 
@@ -54,6 +54,8 @@ from keras_spgan.progress import ProgressLine
 #    gamma-encoded values. With version 3's shares (VERSION_3) a set is version 3's, byte for byte.
 VERSION = 4
 VERSION_3 = {"noisy_share": 0.7, "compressed_share": 0.7, "srgb_blur_share": 0.0}
+# The arguments that rebuild each version (over DEFAULTS): builtin:stills-vN.
+VERSIONS = {4: {}, 3: VERSION_3, 2: {**VERSION_3, "hand_jitter": 0.0}}
 DEFAULTS = {
     "hand_jitter": 0.5,
     "noisy_share": 0.3,
@@ -146,6 +148,7 @@ def build(target, args, log=print):
     plan = _plan(train, test, args)
     os.makedirs(target)
     progress = ProgressLine(len(plan), unit="clips")
+    newer_fields = _NEWER_FIELDS[_version(args)]
     records = {}
     for number, (name, source, pool, blur, seed, split) in enumerate(plan, start=1):
         rng = np.random.default_rng(seed)
@@ -156,7 +159,7 @@ def build(target, args, log=print):
         blurry, sharp, params = camera.render_clip(source[1], rng, params, args.frames, tuple(args.size), objects)
         _write_clip(target, name, blurry, sharp)
         record = {"source": source[0], "split": split, **vars(params)}
-        for key in _NEWER_FIELDS[_version(args)]:
+        for key in newer_fields:
             del record[key]  # an older version's records, byte for byte
         records[name] = record
         progress.update()
