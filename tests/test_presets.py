@@ -179,3 +179,79 @@ def test_the_presets_command_lists_them_with_their_gain(capsys):
     assert presets.main([]) == 0
     out = capsys.readouterr().out
     assert f"{ks.default_preset()} (default)" in out and "dB RGB PSNR on held-out photo clips" in out
+
+
+def _fake_run(folder, init_from, steps, best_step):
+    """A run folder as training.fit leaves it (run.json, one complete checkpoint), without training."""
+    checkpoint = folder / "checkpoints" / f"ckpt-{steps:09d}"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "state.json").write_text(json.dumps(
+        {"best": {"best_step": best_step, "best": 28.0}, "learning_rate": 1e-5}))
+    (folder / "run.json").write_text(json.dumps({"config": {"model": "spn", "lr": 1e-5, "init_from": init_from}}))
+    return str(folder)
+
+
+def test_the_preset_record_counts_every_stage_behind_the_shipped_weights(tmp_path):
+    from training.preset import steps_to_best, training_record
+
+    first = _fake_run(tmp_path / "stage1", None, steps=3500, best_step=3000)
+    second = _fake_run(tmp_path / "stage2", os.path.join(first, "checkpoints", "ckpt-000002500"), 1200, best_step=1000)
+    record = training_record(second)
+    assert (record["steps"], record["best_step"]) == (1200, 1000)
+    assert record["started_from"]["step"] == 2500 and record["started_from"]["run"]["steps"] == 3500
+    assert record["total_steps"] == 2500 + 1200
+    assert steps_to_best(record) == 2500 + 1000  # the shipped weights: stage 2's best step
+
+    # A fine-tuning run from a shipped preset (spgan from spn) counts the preset's steps.
+    shipped = presets.metadata("spn")["training"]
+    fine_tuned = training_record(_fake_run(tmp_path / "gan", "spn", steps=800, best_step=500))
+    assert fine_tuned["started_from"]["preset"] == "spn"
+    before = shipped["total_steps"] - shipped["steps"] + shipped["best_step"]  # 10,500 for the stage-4 spn
+    assert fine_tuned["started_from"]["steps"] == before
+    assert fine_tuned["total_steps"] == before + 800 and steps_to_best(fine_tuned) == before + 500
+
+
+def test_a_run_becomes_a_preset_folder_measured_on_the_held_out_data_given(tmp_path, trained_tiny_spn):
+    from keras_spgan.data import load_clips, training_set
+    from tests.test_training_set import _args as stills_args
+    from training import preset
+
+    held_out = str(tmp_path / "set")
+    assert training_set.main(stills_args(tmp_path, "--out", held_out)) == 0
+    with open(os.path.join(presets.PRESETS_DIR, presets.DEFAULT_FILE)) as f:
+        default_before = f.read()
+    out = str(tmp_path / "mine")
+    assert preset.main(["--run", trained_tiny_spn[1], "--name", "mine", "--held_out", held_out, "--out", out]) == 0
+
+    meta = presets.metadata(out)
+    assert meta["evaluation"]["held_out_data"] == "set" and meta["storage"]["psnr_vs_float32_db"] > 60
+    rgb = meta["evaluation"]["held_out_photos"]["rgb"]
+    assert set(rgb["per_clip"]) == {"heldout_photo2_00", "heldout_photo2_01", "heldout_photo2_02"}
+    assert set(rgb["gain_by_blur_length_db"]) == {"0.0", "12.0", "24.0"}
+    # The recorded input PSNR is the blurry frames' own (mean over clips of per-frame RGB PSNR).
+    clips = load_clips(held_out, "dvd", "test")
+    per_clip = [np.mean([_psnr(cv2.imread(b), cv2.imread(s)) for b, s in zip(c.blurry, c.sharp)]) for c in clips]
+    assert rgb["input"]["psnr"] == pytest.approx(np.mean(per_clip), abs=0.01)
+    assert rgb["gain_db"] == pytest.approx(rgb["model"]["psnr"] - rgb["input"]["psnr"])
+    # The folder works as a model and holds the trained weights (float16-stored).
+    stored, (spn, _) = ks.from_preset(out), trained_tiny_spn
+    for a, b in zip(stored.get_weights(), spn.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-4)
+    with open(os.path.join(presets.PRESETS_DIR, presets.DEFAULT_FILE)) as f:
+        assert f.read() == default_before  # a folder elsewhere is not a shipped preset
+
+
+def test_bad_preset_builder_arguments_are_named(tmp_path, trained_tiny_spn, capsys):
+    from training import preset
+
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "a.txt").write_text("mine")
+    run = trained_tiny_spn[1]
+    bad = ((["--held_out", "builtin:nope"], "--held_out"), (["--held_out", str(tmp_path / "no")], "--held_out"),
+           (["--out", str(keep)], "--out"), (["--name", "a-b"], "--name"))
+    for argv, flag in bad:
+        name = [] if argv[0] == "--name" else ["--name", "x"]
+        status = preset.main(["--run", run, *name, *argv])
+        assert status == 2 and flag in capsys.readouterr().err
+    assert (keep / "a.txt").read_text() == "mine" and sorted(os.listdir(keep)) == ["a.txt"]

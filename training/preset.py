@@ -1,6 +1,7 @@
 """Turn a training run into a shipped preset, with its measured numbers.
 
     python -m training.preset --run runs/presets/spn --name spn --recipe training/recipes/spn.flags
+    python -m training.preset --run runs/mine --name mine --held_out my_clips/ --out presets/mine
 
 Takes the run's best weights (`best.weights.h5`, else its final model or
 newest checkpoint), stores them as a float16 preset (config.json, weights.h5,
@@ -8,13 +9,15 @@ metadata.json) and measures, in the same command:
 
 - storage parity: the float16-stored preset against the trained float32
   weights (PSNR of the outputs on the held-out clips);
-- the held-out photo clips (test split of `builtin:stills`, photos never
-  trained on) and the built-in sample's test clips: PSNR / SSIM on RGB and
-  on Y, blurry input beside the preset, and per blur length.
+- the held-out clips (`--held_out`'s test split; default `builtin:stills`,
+  photos never trained on, on which the shipped presets are compared) and
+  the built-in sample's test clips: PSNR / SSIM on RGB and on Y, blurry
+  input beside the preset, and per blur length.
 
-The preset is written to keras_spgan/presets/NAME under a temporary name and
-renamed when complete; `default.json` then names whichever shipped preset
-restores the held-out clips best (RGB PSNR).
+The preset is written to keras_spgan/presets/NAME (or `--out`) under a
+temporary name and renamed when complete; for a shipped preset,
+`default.json` then names whichever one restores the held-out clips best
+(RGB PSNR). The training data recorded is the set the run's run.json names.
 """
 
 import datetime
@@ -114,6 +117,7 @@ def by_blur(measured, clips_json):
 
 def training_record(run):
     """Steps, precision and data of the run, from its own files."""
+    from keras_spgan import presets
     from keras_spgan.models.loading import checkpoint_paths
 
     record = {}
@@ -140,7 +144,18 @@ def training_record(run):
         before = earlier.get("total_steps", earlier.get("steps", 0)) - earlier.get("steps", 0)  # its own stages
         record["started_from"] = {"checkpoint": init_from, "step": int(earlier_step), "run": earlier}
         record["total_steps"] = before + int(earlier_step) + record["steps"]
+    elif init_from and "steps" in record and presets.is_preset(init_from):
+        # Fine-tuned from a shipped preset (spgan from spn): the steps behind that preset's weights.
+        earlier = presets.metadata(init_from).get("training", {})
+        record["started_from"] = {"preset": init_from, "steps": steps_to_best(earlier), "run": earlier}
+        record["total_steps"] = steps_to_best(earlier) + record["steps"]
     return record
+
+
+def steps_to_best(record):
+    """All training steps (every stage) behind the weights a training record ships: its best step's."""
+    steps = record.get("steps", 0)
+    return record.get("total_steps", steps) - steps + record.get("best_step", steps)
 
 
 def write_picture(spn, path, photo="coffee", blur=12.0, size=(240, 320), seed=5):
@@ -193,6 +208,30 @@ def choose_default(log):
     return best
 
 
+def training_data(run, log):
+    """The run's training set, from the sources.json of the folder its run.json names (runs from
+    before run.json recorded it trained on `builtin:stills` of their day: the current one is recorded)."""
+    from keras_spgan.data import resolve_data_dir
+
+    name, folder = "builtin:stills", None
+    run_json = os.path.join(run, "run.json")
+    if os.path.isfile(run_json):
+        with open(run_json) as f:
+            recorded = json.load(f)
+        name, folder = recorded["config"].get("data_dir", name), recorded.get("data_dir")
+    if not folder or not os.path.isfile(os.path.join(folder, "sources.json")):
+        if folder:
+            log(f"training data: {folder} is gone or has no sources.json; recording builtin:stills")
+        name, folder = "builtin:stills", resolve_data_dir("builtin:stills")
+    with open(os.path.join(folder, "sources.json")) as f:
+        sources = json.load(f)
+    named = sources.get("sources", [])
+    return {"dataset": name, "folder": os.path.basename(os.path.normpath(folder)),
+            "arguments": sources.get("arguments"), "clips": sources.get("clips"), "frames": sources.get("frames"),
+            "photos": [s for s in named if not s["name"].startswith("procedural_")],
+            "procedural_scenes": sum(s["name"].startswith("procedural_") for s in named)}
+
+
 def make_preset(args, log=print):
     import keras_spgan
     from keras_spgan import presets
@@ -201,11 +240,9 @@ def make_preset(args, log=print):
 
     spn, source = load_trained(args.run)
     log(f"weights: {source}")
-    stills_dir = resolve_data_dir("builtin:stills")
-    target = os.path.join(presets.PRESETS_DIR, args.name)
+    stills_dir = resolve_data_dir(args.held_out)
+    target = args.out or os.path.join(presets.PRESETS_DIR, args.name)
     with atomic_output(target, overwrite=True) as partial:
-        with open(os.path.join(stills_dir, "sources.json")) as f:
-            sources = json.load(f)
         meta = {
             "name": args.name,
             "description": args.description or DESCRIPTIONS.get(args.name, ""),
@@ -213,14 +250,13 @@ def make_preset(args, log=print):
             "date": datetime.date.today().isoformat(),
             "recipe": f"python -m training.fit --flagfile {args.recipe}" if args.recipe else None,
             "training": training_record(args.run),
-            "training_data": {"dataset": "builtin:stills", "arguments": sources["arguments"],
-                              "clips": sources["clips"], "frames": sources["frames"],
-                              "photos": [s for s in sources["sources"] if not s["name"].startswith("procedural_")],
-                              "procedural_scenes": sum(s["name"].startswith("procedural_") for s in sources["sources"])},
+            "training_data": training_data(args.run, log),
         }
         presets.save_preset(spn, partial, meta)
         stored = presets.from_preset(partial)
         held_out_clips = [c for c in load_clips(stills_dir, "dvd", "test") if c.sharp is not None]
+        if not held_out_clips:
+            raise ConfigError("held_out", f"{args.held_out}: no test clips with sharp frames")
         meta["storage"] = storage_parity(spn, stored, held_out_clips)
         log(f"float16 storage: {meta['storage']['psnr_vs_float32_db']:.1f} dB from the float32 weights")
         log("held-out photo clips:")
@@ -229,6 +265,7 @@ def make_preset(args, log=print):
         log("sample test clips:")
         sample = measure(stored, resolve_data_dir("builtin:sample"), log)
         meta["evaluation"] = {
+            "held_out_data": os.path.basename(os.path.normpath(stills_dir)),
             "protocol": "every frame; outputs RGB rounded to 8 bits; PSNR/SSIM on RGB and on BT.601 Y, no border "
                         "crop; averages are means over clips of per-clip means",
             "held_out_photos": held_out,
@@ -238,7 +275,8 @@ def make_preset(args, log=print):
     log(f"wrote preset {target}")
     if args.picture:
         log(f"wrote {write_picture(stored, args.picture)}")
-    choose_default(log)
+    if os.path.dirname(os.path.abspath(target)) == presets.PRESETS_DIR:
+        choose_default(log)  # a shipped preset; a folder elsewhere leaves the default alone
     return target
 
 
@@ -248,15 +286,36 @@ def add_arguments(parser):
     parser.add_argument("--recipe", help="the flagfile the run was trained with (recorded in metadata.json)")
     parser.add_argument("--description")
     parser.add_argument("--picture", help="also write input | restored | sharp on a held-out photo to this PNG")
+    parser.add_argument("--held_out", default="builtin:stills",
+                        help="data whose test split measures the preset (a folder or builtin: name; default: "
+                             "builtin:stills, on which the shipped presets are compared)")
+    parser.add_argument("--out", help="write the preset folder here instead of keras_spgan/presets/NAME "
+                                      "(it then works as --model FOLDER; the default preset is left alone)")
+
+
+def check_held_out(data_dir):
+    from keras_spgan.data import builtin
+
+    if builtin.is_builtin(data_dir):
+        try:
+            builtin.check(data_dir)
+        except ValueError as error:
+            raise ConfigError("held_out", str(error)) from None
+    elif not os.path.isdir(data_dir):
+        raise ConfigError("held_out", f"{data_dir}: no such folder")
 
 
 def run(args):
+    from keras_spgan import presets
     from keras_spgan.models.loading import ModelLoadError
 
     if not args.name.isidentifier():
         raise ConfigError("name", f"must be a plain name like spn, got {args.name!r}")
     if not os.path.exists(args.run):
         raise ConfigError("run", f"{args.run}: no such file or directory")
+    check_held_out(args.held_out)
+    if args.out and os.path.exists(args.out) and not presets.is_preset(args.out):
+        raise ConfigError("out", f"{args.out} exists and is not a preset folder; it is left as it is")
     try:
         make_preset(args, log=lambda line: print(line, file=sys.stderr))
     except ModelLoadError as error:
