@@ -13,6 +13,7 @@ import keras_spgan as ks
 from keras_spgan import presets
 from keras_spgan.data import camera, stills
 from tests.conftest import TINY_SPN
+from tests.data_trees import make_gopro
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Measured on the shipped presets with the clips below, asserted at about half (a margin for other
@@ -239,6 +240,12 @@ def test_a_run_becomes_a_preset_folder_measured_on_the_held_out_data_given(tmp_p
         np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-4)
     with open(os.path.join(presets.PRESETS_DIR, presets.DEFAULT_FILE)) as f:
         assert f.read() == default_before  # a folder elsewhere is not a shipped preset
+
+    # Held-out clips of the user's own, in another layout (GoPro), replace the folder measured before.
+    gopro = make_gopro(str(tmp_path / "gopro"))
+    assert preset.main(["--run", trained_tiny_spn[1], "--name", "mine", "--held_out", gopro, "--out", out]) == 0
+    rgb = presets.metadata(out)["evaluation"]["held_out_photos"]["rgb"]
+    assert set(rgb["per_clip"]) == {"GOPR0384_11_00"} and "gain_by_blur_length_db" not in rgb
 
 
 def test_bad_preset_builder_arguments_are_named(tmp_path, trained_tiny_spn, capsys):

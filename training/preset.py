@@ -88,7 +88,7 @@ def measure(spn, data_dir, log):
     from keras_spgan.data import load_clips
     from training.evaluate import evaluate_rows
 
-    clips = [c for c in load_clips(data_dir, "dvd", "test") if c.sharp is not None]
+    clips = [c for c in load_clips(data_dir, None, "test") if c.sharp is not None]
     result = {"clips": len(clips), "frames": sum(c.num_frames for c in clips)}
     spaces = ("rgb", "y")
     inputs, outputs = evaluate_rows(None, clips, metric_spaces=spaces), evaluate_rows(spn, clips, metric_spaces=spaces)
@@ -254,14 +254,16 @@ def make_preset(args, log=print):
         }
         presets.save_preset(spn, partial, meta)
         stored = presets.from_preset(partial)
-        held_out_clips = [c for c in load_clips(stills_dir, "dvd", "test") if c.sharp is not None]
+        held_out_clips = [c for c in load_clips(stills_dir, None, "test") if c.sharp is not None]
         if not held_out_clips:
             raise ConfigError("held_out", f"{args.held_out}: no test clips with sharp frames")
         meta["storage"] = storage_parity(spn, stored, held_out_clips)
         log(f"float16 storage: {meta['storage']['psnr_vs_float32_db']:.1f} dB from the float32 weights")
         log("held-out photo clips:")
         held_out = measure(stored, stills_dir, log)
-        held_out["rgb"]["gain_by_blur_length_db"] = by_blur(held_out, os.path.join(stills_dir, "clips.json"))
+        drawn = os.path.join(stills_dir, "clips.json")  # a training set's record of each clip's blur
+        if os.path.isfile(drawn):
+            held_out["rgb"]["gain_by_blur_length_db"] = by_blur(held_out, drawn)
         log("sample test clips:")
         sample = measure(stored, resolve_data_dir("builtin:sample"), log)
         meta["evaluation"] = {
