@@ -262,3 +262,26 @@ def test_bad_preset_builder_arguments_are_named(tmp_path, trained_tiny_spn, caps
         status = preset.main(["--run", run, *name, *argv])
         assert status == 2 and flag in capsys.readouterr().err
     assert (keep / "a.txt").read_text() == "mine" and sorted(os.listdir(keep)) == ["a.txt"]
+
+
+def test_the_preset_records_the_training_set_its_run_names(tmp_path):
+    from training.preset import training_data
+
+    made = tmp_path / "stills-v9-abc"
+    made.mkdir()
+    (made / "sources.json").write_text(json.dumps({
+        "arguments": {"seed": 0}, "clips": {"train": 2, "test": 1}, "frames": 30,
+        "sources": [{"name": "coffee", "licence": "CC0"}, {"name": "procedural_000"}, {"name": "procedural_001"}]}))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"config": {"data_dir": "builtin:stills-v9"}, "data_dir": str(made)}))
+    record = training_data(str(run), log=print)
+    assert record["dataset"] == "builtin:stills-v9" and record["folder"] == "stills-v9-abc"
+    assert [p["name"] for p in record["photos"]] == ["coffee"] and record["procedural_scenes"] == 2
+    assert record["clips"] == {"train": 2, "test": 1}
+
+    own = tmp_path / "my_clips"
+    own.mkdir()
+    (run / "run.json").write_text(json.dumps({"config": {"data_dir": str(own)}, "data_dir": str(own)}))
+    assert training_data(str(run), log=print) == {"dataset": str(own), "folder": "my_clips"}  # no sources.json
+    assert training_data(str(tmp_path / "spn.keras"), log=print) == {"dataset": None}  # a model file, no run

@@ -209,27 +209,30 @@ def choose_default(log):
 
 
 def training_data(run, log):
-    """The run's training set, from the sources.json of the folder its run.json names (runs from
-    before run.json recorded it trained on `builtin:stills` of their day: the current one is recorded)."""
-    from keras_spgan.data import resolve_data_dir
+    """The run's training set as its run.json names it, with what that set's sources.json says
+    (photos and licences, clip counts) where it has one. Runs from before run.json recorded the
+    resolved folder are resolved now (a builtin: name built since is the same set)."""
+    from keras_spgan.data import builtin, resolve_data_dir
 
-    name, folder = "builtin:stills", None
     run_json = os.path.join(run, "run.json")
-    if os.path.isfile(run_json):
-        with open(run_json) as f:
-            recorded = json.load(f)
-        name, folder = recorded["config"].get("data_dir", name), recorded.get("data_dir")
-    if not folder or not os.path.isfile(os.path.join(folder, "sources.json")):
-        if folder:
-            log(f"training data: {folder} is gone or has no sources.json; recording builtin:stills")
-        name, folder = "builtin:stills", resolve_data_dir("builtin:stills")
-    with open(os.path.join(folder, "sources.json")) as f:
+    if not os.path.isfile(run_json):
+        log(f"training data: {run} has no run.json; not recorded")
+        return {"dataset": None}
+    with open(run_json) as f:
+        recorded = json.load(f)
+    name = recorded["config"].get("data_dir")
+    folder = recorded.get("data_dir") or (resolve_data_dir(name) if builtin.is_builtin(name) else name)
+    record = {"dataset": name, "folder": os.path.basename(os.path.normpath(folder)) if folder else None}
+    sources_json = os.path.join(folder or "", "sources.json")
+    if not os.path.isfile(sources_json):
+        return record
+    with open(sources_json) as f:
         sources = json.load(f)
     named = sources.get("sources", [])
-    return {"dataset": name, "folder": os.path.basename(os.path.normpath(folder)),
-            "arguments": sources.get("arguments"), "clips": sources.get("clips"), "frames": sources.get("frames"),
-            "photos": [s for s in named if not s["name"].startswith("procedural_")],
-            "procedural_scenes": sum(s["name"].startswith("procedural_") for s in named)}
+    record.update(arguments=sources.get("arguments"), clips=sources.get("clips"), frames=sources.get("frames"),
+                  photos=[s for s in named if not s["name"].startswith("procedural_")],
+                  procedural_scenes=sum(s["name"].startswith("procedural_") for s in named))
+    return record
 
 
 def make_preset(args, log=print):
