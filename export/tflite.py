@@ -60,10 +60,11 @@ def deployable_model(spn, frame_size, fold=True, equalize_on=None):
 
 def convert(spn, quantize, frame_size, calibration=None, fold=True, integer_only=False, equalize=True):
     """The .tflite flatbuffer (bytes) of `spn` for `frame_size`; int8 needs calibration windows
-    (and equalizes the activations' channel ranges on them unless `equalize` is False)."""
+    (and equalizes the activations' channel ranges on them unless `equalize` is False, then
+    takes back the mean output shift that rounding leaves, see export/quantization.py)."""
     import tensorflow as tf
 
-    from export.quantization import convert_int8
+    from export.quantization import convert_int8, correct_output_bias
 
     if quantize not in QUANTIZATIONS:
         raise ConfigError("quantize", f"must be one of {QUANTIZATIONS}, got {quantize!r}")
@@ -71,7 +72,11 @@ def convert(spn, quantize, frame_size, calibration=None, fold=True, integer_only
         if not calibration:
             raise ConfigError("representative_data", "int8 needs calibration windows")
         model = deployable_model(spn, frame_size, fold, equalize_on=calibration if equalize else None)
-        return convert_int8(model, calibration, integer_only)
+        content = convert_int8(model, calibration, integer_only)
+        # Folding made a copy whose head bias can move; without it the caller's model would.
+        if fold and correct_output_bias(model, content, calibration):
+            content = convert_int8(model, calibration, integer_only)
+        return content
     model = deployable_model(spn, frame_size, fold)
     with tempfile.TemporaryDirectory() as saved:
         # Keras 3 -> SavedModel -> converter is the route that works on TF 2.21 (platform facts).
