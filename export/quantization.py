@@ -45,7 +45,6 @@ import numpy as np
 from export.tflite_ops import HEAD_LAYER, head_nodes
 
 
-
 def _in_axis(layer):
     import keras
 
