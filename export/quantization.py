@@ -185,6 +185,9 @@ def correct_output_bias(model, content, calibration, max_windows=8):
     step = 0.01
     head.set_weights([kernel, bias + step])
     response = float(np.mean((float_outputs() - reference)[inside])) / step
+    if not response > 0.05:  # a saturated TANH: moving the bias cannot take the shift back
+        head.set_weights([kernel, bias])
+        return 0.0
     head.set_weights([kernel, bias - shift / response])
     return shift
 
