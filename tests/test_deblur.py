@@ -354,3 +354,46 @@ def test_a_video_whose_frame_size_changes_mid_stream_is_an_error(tmp_path, train
     with pytest.raises(FrameError, match="frame 3: frame size 128x96 differs from the first frame's 64x48"):
         deblur_video(path, str(tmp_path / "out.avi"), spn, progress=False)
     assert not [n for n in os.listdir(tmp_path) if n.startswith(("out", ".out"))]
+
+
+class _RampRunner:
+    """A model that is not flip-equivariant: the centre frame plus a ramp along x and y."""
+
+    kind, source, num_frames, frame_size = "fake", "ramp", 5, None
+
+    def __call__(self, windows):
+        centre = windows[:, 2]
+        height, width = centre.shape[1:3]
+        ramp = np.linspace(0, 0.2, width)[None, None, :, None] + np.linspace(0, 0.1, height)[None, :, None, None]
+        return (centre + ramp).astype(np.float32)
+
+
+def test_the_self_ensemble_flips_every_window_and_flips_each_output_back():
+    from keras_spgan.inference.runners import SelfEnsembleRunner
+
+    windows = np.random.default_rng(0).random((2, 5, 6, 8, 3)).astype(np.float32)
+    out = SelfEnsembleRunner(_RampRunner())(windows)
+    # Flipped back, the content is where it was; the ramp, seen both ways round, averages to its mean.
+    np.testing.assert_allclose(out, windows[:, 2] + 0.1 + 0.05, atol=1e-6)
+
+
+def test_self_ensemble_through_the_cli_and_the_api(trained_tiny_spn, tmp_path):
+    spn, path = trained_tiny_spn
+    frames = textured_frames(4)
+    expected = []
+    for axes in ((), (1,), (0,), (0, 1)):  # flip whole frames, deblur, flip back: what the option promises
+        flipped = [np.ascontiguousarray(np.flip(f, axes)) for f in frames]
+        expected.append([np.flip(o, axes).astype(np.float64) for o in deblur_frames(flipped, spn)])
+    expected = np.mean(expected, axis=0)
+    plain = np.stack(list(deblur_frames(frames, spn)))
+    api = np.stack(list(deblur_frames(frames, spn, self_ensemble=True)))
+    assert np.abs(api - expected).max() <= 1.0  # each flipped output was rounded to 8 bits once more
+    assert np.abs(api.astype(int) - plain).max() >= 2  # this model is not flip-equivariant: the option does something
+    in_dir, out_dir = _frame_folder(tmp_path, frames)
+    result = subprocess.run([sys.executable, "-m", "keras_spgan.deblur", in_dir, out_dir, "--model", path,
+                             "--self_ensemble", "--quiet"], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "self-ensemble x4" in result.stdout
+    written = [cv2.imread(os.path.join(out_dir, n))[..., ::-1] for n in sorted(os.listdir(out_dir))]
+    assert np.abs(np.stack(written).astype(int) - api).max() <= 1

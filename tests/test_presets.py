@@ -143,6 +143,17 @@ def test_the_default_preset_barely_touches_a_sharp_clip():
     assert change > -0.3
 
 
+def test_the_self_ensemble_takes_back_part_of_what_the_default_preset_loses_on_clean_short_blur():
+    """The default preset's weakest case (clean texture, 3 px from a moving camera): measured
+    -0.95 dB alone and -0.53 with the self-ensemble (spgan)."""
+    blurry, sharp = _held_out_clip(blur=3.0, seed=2, jitter=0.0, clean=True)
+    gains = {}
+    for ensemble in (False, True):
+        restored = list(ks.deblur_frames(blurry, self_ensemble=ensemble))
+        gains[ensemble] = np.mean([_psnr(r, s) - _psnr(b, s) for b, r, s in zip(blurry[2:-2], restored[2:-2], sharp[2:-2])])
+    assert gains[True] > gains[False] + 0.2, gains
+
+
 def test_deblur_without_model_uses_the_default_preset(tmp_path):
     blurry, _ = _held_out_clip(blur=8.0, size=(64, 96))
     in_dir, out_dir = tmp_path / "in", tmp_path / "out"

@@ -225,7 +225,7 @@ def _psnr_y(a, b):
 
 def evaluate_flags(**overrides):
     values = dict(model=["input"], data_dir=None, data_format=None, split="test", metric_space="y", crop_border=0,
-                  frames="all", output=[], progress=False)
+                  frames="all", output=[], progress=False, self_ensemble=False)
     values.update(overrides)
     return types.SimpleNamespace(**values)
 
@@ -288,17 +288,21 @@ def test_evaluate_measures_exactly_what_deblur_writes(tmp_path):
     spn = build_spn(**TINY_SPN)
     spn.save(tmp_path / "spn.keras")
     flags = evaluate_flags(data_dir=str(root), model=[str(tmp_path / "spn.keras")], metric_space="rgb",
-                           output=[str(tmp_path / "t.json")])
+                           output=[str(tmp_path / "t.json")], self_ensemble=True)
     assert evaluate.run(flags) == 0
-    measured = json.loads((tmp_path / "t.json").read_text())["rows"]["spn"]["IMG_0030"]["psnr"]
+    rows = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert list(rows) == ["spn", "spn (self-ensemble)"]
     clip = root / "quantitative_datasets" / "IMG_0030"
-    deblur_video(str(clip / "input"), str(tmp_path / "out"), str(tmp_path / "spn.keras"), progress=False)
-    values = []
-    for i in range(5):
-        written = cv2.imread(str(tmp_path / "out" / f"{i:05d}.png")).astype(np.float64)
-        sharp = cv2.imread(str(clip / "GT" / f"{i:05d}.png")).astype(np.float64)
-        values.append(10 * np.log10(255.0 ** 2 / np.mean((written - sharp) ** 2)))
-    assert measured == pytest.approx(np.mean(values), abs=1e-3)
+    for row, self_ensemble in (("spn", False), ("spn (self-ensemble)", True)):
+        out = tmp_path / f"out_{self_ensemble}"
+        deblur_video(str(clip / "input"), str(out), str(tmp_path / "spn.keras"), progress=False,
+                     self_ensemble=self_ensemble)
+        values = []
+        for i in range(5):
+            written = cv2.imread(str(out / f"{i:05d}.png")).astype(np.float64)
+            sharp = cv2.imread(str(clip / "GT" / f"{i:05d}.png")).astype(np.float64)
+            values.append(10 * np.log10(255.0 ** 2 / np.mean((written - sharp) ** 2)))
+        assert rows[row]["IMG_0030"]["psnr"] == pytest.approx(np.mean(values), abs=1e-3), row
 
 
 @pytest.mark.slow  # about 2 minutes alone; CI runs it (deselect with -m 'not slow')

@@ -189,7 +189,7 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
         raise ConfigError("crop_border", f"must be >= 0, got {FLAGS.crop_border}")
     if FLAGS.data_dir is not None and not is_builtin(FLAGS.data_dir) and not os.path.isdir(FLAGS.data_dir):
         raise ConfigError("data_dir", f"{FLAGS.data_dir}: no such directory")
-    models, names = [], []
+    models, names, specs = [], [], []
     for spec in FLAGS.model or ["input"]:
         if spec == "input":
             model = None
@@ -200,6 +200,13 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
                 raise ConfigError("model", str(error)) from None
         models.append(model)
         names.append(row_name(spec, names))
+        specs.append(spec)
+        if model is not None and FLAGS.self_ensemble:
+            from keras_spgan.inference.runners import SelfEnsembleRunner
+
+            models.append(SelfEnsembleRunner(model))
+            names.append(row_name(f"{names[-1]} (self-ensemble)", names))
+            specs.append(spec)
     split = FLAGS.split
     try:
         data_dir = resolve_data_dir(FLAGS.data_dir)
@@ -215,7 +222,7 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
     clips = [c for c in clips if c.sharp is not None]
     if not clips:
         raise ConfigError("data_dir", f"{data_dir}: no {split} clips with sharp frames to compare with")
-    for spec, model in zip(FLAGS.model or [], models):
+    for spec, model in zip(specs, models):
         fixed = getattr(model, "frame_size", None)
         other = [c for c in clips if fixed and tuple(c.size) != tuple(fixed)]
         if other:
@@ -256,6 +263,8 @@ def add_arguments(parser):
     parser.add_argument("--metric_space", default="y", choices=METRIC_SPACES, help="PSNR/SSIM on luma (y) or RGB")
     parser.add_argument("--crop_border", type=int, default=0, help="pixels dropped at each border before the metrics")
     parser.add_argument("--frames", default="all", choices=FRAME_SETS, help="all frames, or DBN's 30 per video")
+    parser.add_argument("--self_ensemble", action="store_true",
+                        help="every model also with the self-ensemble (`deblur --self_ensemble`), as a row of its own")
     parser.add_argument("--output", action="append", default=[], metavar="FILE",
                         help="write the result to FILE.json (also .csv, .md); repeatable")
     add_bool(parser, "progress", True, "show a progress bar")

@@ -27,9 +27,14 @@ _END = object()
 
 log = logging.getLogger(__name__)
 
-def as_runner(model, precision="float32"):
+def as_runner(model, precision="float32", self_ensemble=False):
     """A Runner from a path or preset name, a Runner, or a Keras SPN / SPGAN / RGBDeblurrer;
-    None is the default preset (`keras_spgan.presets.default_preset`)."""
+    None is the default preset (`keras_spgan.presets.default_preset`). `self_ensemble`: the
+    mean over the four flips of every window (runners.SelfEnsembleRunner, 4x the compute)."""
+    if self_ensemble:
+        from keras_spgan.inference.runners import SelfEnsembleRunner
+
+        return SelfEnsembleRunner(as_runner(model, precision))
     if isinstance(model, Runner):
         return model
     if model is None:
@@ -119,10 +124,11 @@ def _read_ahead(frames, depth):
         thread.join(timeout=5)
 
 
-def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="float32", in_flight=1):
+def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="float32", in_flight=1,
+                 self_ensemble=False):
     """Yields (input frame, deblurred frame), both RGB uint8, for every frame of `frames`.
     `in_flight` > 1 runs that many batches concurrently (for models behind a server)."""
-    runner = as_runner(model, precision)
+    runner = as_runner(model, precision, self_ensemble)
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     tile = (tile, tile) if isinstance(tile, int) else tile
@@ -175,7 +181,7 @@ def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="fl
             yield from zip(done_centres, to_uint8(future.result()))
 
 
-def deblur_frames(frames, model=None, *, batch=1, tile=None, overlap=64, precision="float32"):
+def deblur_frames(frames, model=None, *, batch=1, tile=None, overlap=64, precision="float32", self_ensemble=False):
     """Yields the deblurred frame (RGB uint8) for every frame of `frames`, in order.
 
     `frames`: any iterable of RGB uint8 (H, W, 3) arrays (grey, RGBA and 16-bit
@@ -185,7 +191,9 @@ def deblur_frames(frames, model=None, *, batch=1, tile=None, overlap=64, precisi
     models with a fixed input size (TFLite) are tiled to their size anyway.
     `precision`: float32, or bfloat16 (about 2x faster on CPUs with AVX512-BF16,
     0.003 dB from float32 in benchmarks/inference.py) / float16 (GPUs), for
-    Keras models.
+    Keras models. `self_ensemble`: average the outputs of the four flips of every
+    window (4x slower; see runners.SelfEnsembleRunner).
     """
-    for _, sharp in deblur_pairs(frames, model, batch=batch, tile=tile, overlap=overlap, precision=precision):
+    for _, sharp in deblur_pairs(frames, model, batch=batch, tile=tile, overlap=overlap, precision=precision,
+                                 self_ensemble=self_ensemble):
         yield sharp
