@@ -25,6 +25,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras_spgan as ks  # noqa: E402
 from keras_spgan.data import load_clips, training_dataset  # noqa: E402
+from keras_spgan.files import write_json  # noqa: E402
 
 
 def make_tree(root, videos, frames, rng):
@@ -85,10 +86,7 @@ def main():
         "ratio": round(windows_per_s / samples_per_s, 1),
         "goal_ratio": 3.0,
     }
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output + ".tmp", "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(args.output + ".tmp", args.output)
+    write_json(args.output, result)
     print(json.dumps(result, indent=2))
 
 

@@ -49,6 +49,8 @@ def measure(name, size, calibration_count=8, window_count=6):
 
 
 def main():
+    from keras_spgan.files import write_json
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["spn", "spgan"])
     parser.add_argument("--size", default="360x640", help="HxW of the exported model")
@@ -59,9 +61,7 @@ def main():
     for name in args.presets:
         results["presets"][name] = measure(name, size)
         print(name, json.dumps(results["presets"][name]), flush=True)
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(args.out + ".tmp", args.out)
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

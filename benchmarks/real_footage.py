@@ -16,7 +16,6 @@ the sharp frames, input and restored, per clip and strength.
 
 import argparse
 import importlib.util
-import json
 import os
 import tempfile
 import time
@@ -29,6 +28,7 @@ import numpy as np  # noqa: E402
 import keras_spgan as ks  # noqa: E402
 from keras_spgan.data import blur  # noqa: E402
 from keras_spgan.data.video import iter_video_rgb  # noqa: E402
+from keras_spgan.files import write_json  # noqa: E402
 
 CLIPS = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
 STRENGTHS = {"mild": 2.0, "medium": 4.0, "strong": 8.0}  # shake's max_shift (pixels from mid-exposure)
@@ -69,8 +69,8 @@ def run(presets, num_frames, log=print, clips=None, self_ensemble=False):
                 os.makedirs(in_dir)
                 for i, frame in enumerate(inputs):
                     cv2.imwrite(os.path.join(in_dir, f"{i:04d}.png"), frame[..., ::-1])
-                for label, (preset, ensemble) in zip(labels, rows):
-                    out_dir = os.path.join(folder, f"out_{len(os.listdir(folder))}")
+                for index, (label, (preset, ensemble)) in enumerate(zip(labels, rows)):
+                    out_dir = os.path.join(folder, f"out_{index}")
                     start = time.time()
                     ks.deblur_video(in_dir, out_dir, preset, progress=False, self_ensemble=ensemble)
                     restored = [cv2.imread(os.path.join(out_dir, f"{i:04d}.png"))[..., ::-1] for i in range(len(inputs))]
@@ -102,10 +102,7 @@ def main():
     args = parser.parse_args()
     results = run(args.presets or list(ks.list_presets()), args.frames, clips=args.clips,
                   self_ensemble=args.self_ensemble)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + ".partial", "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(args.out + ".partial", args.out)
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

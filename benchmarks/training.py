@@ -33,6 +33,7 @@ import tensorflow as tf  # noqa: E402
 
 from flops import conv_flops, matmul_flops  # noqa: E402  (benchmarks/flops.py)
 from keras_spgan import SPGAN, build_discriminator, build_spn  # noqa: E402
+from keras_spgan.files import write_json  # noqa: E402
 
 BATCH, CROP = 4, 128
 
@@ -88,11 +89,7 @@ def main():
         speeds = {r["precision"]: r["steps_per_s"] for r in results["runs"] if r["model"] == model_name}
         results[f"{model_name}_mixed_speedup"] = speeds[mixed] / speeds["float32"]
         print(f"{model_name}: {mixed} {speeds[mixed] / speeds['float32']:.2f}x float32", flush=True)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    partial = args.out + ".partial"
-    with open(partial, "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(partial, args.out)
+    write_json(args.out, results)
 
 
 if __name__ == "__main__":

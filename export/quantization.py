@@ -157,22 +157,15 @@ def correct_output_bias(model, content, calibration, max_windows=8):
     the int8 `content`'s output from the model's own on calibration windows; returns the shift
     (0.0 and the model untouched where it is below MIN_OUTPUT_SHIFT). Pixels clipped at 0 or 1
     in either output are left out of the mean: clipping hides a shift there."""
-    from keras_spgan.inference.runners import tflite_interpreter
+    from keras_spgan.inference.runners import TFLiteRunner
 
     windows = [np.asarray(w, np.float32)[None] for w in calibration[:max_windows]]
-    interpreter = tflite_interpreter(content=content)
-    interpreter.allocate_tensors()
-    (source,), (sink,) = interpreter.get_input_details(), interpreter.get_output_details()
-
-    def quantized_output(window):
-        interpreter.set_tensor(source["index"], window)
-        interpreter.invoke()
-        return interpreter.get_tensor(sink["index"])[0]
+    int8 = TFLiteRunner(None, content=content)
 
     def float_outputs():
         return np.stack([np.asarray(model(window))[0] for window in windows])
 
-    quantized = np.stack([quantized_output(w) for w in windows])
+    quantized = np.stack([int8(window)[0] for window in windows])
     reference = float_outputs()
     inside = (np.minimum(quantized, reference) > 0.01) & (np.maximum(quantized, reference) < 0.99)
     shift = float(np.mean((quantized - reference)[inside])) if inside.any() else 0.0

@@ -178,6 +178,20 @@ def row_name(spec, taken):
     return name
 
 
+def with_self_ensembles(models, names):
+    """(models, names) with each model followed by its self-ensemble, "<name> (self-ensemble)"."""
+    from keras_spgan.inference.runners import SelfEnsembleRunner
+
+    all_models, all_names = [], []
+    for model, name in zip(models, names):
+        all_models.append(model)
+        all_names.append(name)
+        if model is not None:
+            all_models.append(SelfEnsembleRunner(model))
+            all_names.append(row_name(f"{name} (self-ensemble)", names + all_names))
+    return all_models, all_names
+
+
 def run(FLAGS):  # the parsed flags (argparse), named as absl's were
     from keras_spgan.data import DatasetError, detect_format, load_clips, resolve_data_dir
     from keras_spgan.data.builtin import is_builtin
@@ -189,7 +203,7 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
         raise ConfigError("crop_border", f"must be >= 0, got {FLAGS.crop_border}")
     if FLAGS.data_dir is not None and not is_builtin(FLAGS.data_dir) and not os.path.isdir(FLAGS.data_dir):
         raise ConfigError("data_dir", f"{FLAGS.data_dir}: no such directory")
-    models, names, specs = [], [], []
+    models, names = [], []
     for spec in FLAGS.model or ["input"]:
         if spec == "input":
             model = None
@@ -200,13 +214,6 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
                 raise ConfigError("model", str(error)) from None
         models.append(model)
         names.append(row_name(spec, names))
-        specs.append(spec)
-        if model is not None and FLAGS.self_ensemble:
-            from keras_spgan.inference.runners import SelfEnsembleRunner
-
-            models.append(SelfEnsembleRunner(model))
-            names.append(row_name(f"{names[-1]} (self-ensemble)", names))
-            specs.append(spec)
     split = FLAGS.split
     try:
         data_dir = resolve_data_dir(FLAGS.data_dir)
@@ -222,12 +229,14 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
     clips = [c for c in clips if c.sharp is not None]
     if not clips:
         raise ConfigError("data_dir", f"{data_dir}: no {split} clips with sharp frames to compare with")
-    for spec, model in zip(specs, models):
+    for spec, model in zip(FLAGS.model or [], models):
         fixed = getattr(model, "frame_size", None)
         other = [c for c in clips if fixed and tuple(c.size) != tuple(fixed)]
         if other:
             raise ConfigError("model", f"{spec} takes {fixed[1]}x{fixed[0]} frames only, but {other[0].folder} has "
                                        f"{other[0].size[1]}x{other[0].size[0]}: export it with that --input_size")
+    if FLAGS.self_ensemble:  # an ensemble takes its model's frame size: checked above
+        models, names = with_self_ensembles(models, names)
     # Also checks every clip against --frames now, not after the first model.
     total = sum(len(frame_indices(c, FLAGS.frames)) for c in clips)
     fmt = FLAGS.data_format or detect_format(data_dir)

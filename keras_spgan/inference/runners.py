@@ -138,14 +138,15 @@ class TFLiteRunner(Runner):
 
     kind = "tflite"
 
-    def __init__(self, path, num_threads=None):
-        self.source = path
+    def __init__(self, path, num_threads=None, content=None):
+        """`content`: the .tflite bytes, for a model not written to a file (then `path` is None)."""
+        self.source = path if content is None else "<.tflite in memory>"
         self.num_threads = num_threads or usable_cpus()
         try:
-            self.interpreter = tflite_interpreter(path, num_threads=self.num_threads)
+            self.interpreter = tflite_interpreter(path, content=content, num_threads=self.num_threads)
             self.interpreter.allocate_tensors()
         except Exception as error:
-            raise ModelLoadError(f"{path}: cannot be loaded as a TFLite model: {error}") from error
+            raise ModelLoadError(f"{self.source}: cannot be loaded as a TFLite model: {error}") from error
         (self.input,) = self.interpreter.get_input_details()
         (self.output,) = self.interpreter.get_output_details()
         _, self.num_frames, height, width, _ = (int(v) for v in self.input["shape"])
