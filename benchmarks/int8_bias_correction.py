@@ -57,7 +57,8 @@ def main():
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "int8_bias_correction.json"))
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
-    results = {"size": list(size), "calibration_windows": 8, "windows": 6, "presets": {}}
+    results = {"size": list(size), "calibration_windows": 8, "windows": 6, "presets": {},
+               "machine": {"cpus": os.cpu_count(), "gpu": False}}  # LiteRT and Keras on the CPU
     for name in args.presets:
         results["presets"][name] = measure(name, size)
         print(name, json.dumps(results["presets"][name]), flush=True)
