@@ -2,6 +2,7 @@
 
     python -m training.preset --run runs/presets/spn --name spn --recipe training/recipes/spn.flags
     python -m training.preset --run runs/mine --name mine --held_out my_clips/ --out presets/mine
+    python -m training.preset --measure spn      # measure a preset again (a new held-out set)
 
 Takes the run's best weights (`best.weights.h5`, else its final model or
 newest checkpoint), stores them as a float16 preset (config.json, weights.h5,
@@ -17,7 +18,12 @@ metadata.json) and measures, in the same command:
 The preset is written to keras_spgan/presets/NAME (or `--out`) under a
 temporary name and renamed when complete; for a shipped preset,
 `default.json` then names whichever one restores the held-out clips best
-(RGB PSNR). The training data recorded is the set the run's run.json names.
+(RGB PSNR) among those measured on the same held-out clips. The training
+data recorded is the set the run's run.json names.
+
+`--measure NAME_OR_FOLDER` measures an existing preset again on `--held_out`
+(its weights and training record stay as they are): after the held-out set
+moves to a new version, so that every shipped preset is compared on the same clips.
 """
 
 import datetime
@@ -144,6 +150,11 @@ def training_record(run):
         before = earlier.get("total_steps", earlier.get("steps", 0)) - earlier.get("steps", 0)  # its own stages
         record["started_from"] = {"checkpoint": init_from, "step": int(earlier_step), "run": earlier}
         record["total_steps"] = before + int(earlier_step) + record["steps"]
+    elif init_from and "steps" in record and os.path.isfile(os.path.join(init_from, "run.json")):
+        # Warm-started from another run's best weights (its folder): that run's record too.
+        earlier = training_record(init_from)
+        record["started_from"] = {"run_dir": init_from, "steps": steps_to_best(earlier), "run": earlier}
+        record["total_steps"] = steps_to_best(earlier) + record["steps"]
     elif init_from and "steps" in record and presets.is_preset(init_from):
         # Fine-tuned from a shipped preset (spgan from spn): the steps behind that preset's weights.
         earlier = presets.metadata(init_from).get("training", {})
@@ -186,23 +197,43 @@ def write_picture(spn, path, photo="coffee", blur=12.0, size=(240, 320), seed=5)
     return path
 
 
+def current_held_out_folder():
+    """The folder `builtin:stills` names now (whether or not it is built yet)."""
+    import argparse
+
+    from keras_spgan.data import training_set
+
+    parser = argparse.ArgumentParser()
+    training_set.add_arguments(parser)
+    return training_set.default_path(training_set.check_args(parser.parse_args([])))
+
+
 def choose_default(log):
-    """default.json: the shipped preset with the best held-out RGB PSNR."""
+    """default.json: the shipped preset with the best held-out RGB PSNR, among the presets measured
+    on the held-out clips that most of them were measured on (numbers on other clips do not compare)."""
     from keras_spgan import presets
     from keras_spgan.files import write_json
 
-    scores = {}
+    by_data = {}
     for name in presets.list_presets():
-        held_out = presets.metadata(name).get("evaluation", {}).get("held_out_photos", {})
+        evaluation = presets.metadata(name).get("evaluation", {})
+        held_out = evaluation.get("held_out_photos", {})
         if "rgb" in held_out:
-            scores[name] = held_out["rgb"]["model"]["psnr"]
-    if not scores:
+            by_data.setdefault(evaluation.get("held_out_data"), {})[name] = held_out["rgb"]["model"]["psnr"]
+    if not by_data:
         return None
+    current = os.path.basename(current_held_out_folder())
+    data = max(by_data, key=lambda d: (len(by_data[d]), d == current))  # ties: the current builtin:stills
+    scores = by_data[data]
+    for data, group in by_data.items():
+        if group is not scores:
+            log(f"not compared (measured on other held-out clips, {data}): {', '.join(group)}; "
+                f"measure them again with --measure")
     best = max(scores, key=scores.get)
-    others = ", ".join(f"{n} {v:.2f} dB" for n, v in scores.items() if n != best) or "no other preset yet"
+    others = ", ".join(f"{n} {v:.2f} dB" for n, v in scores.items() if n != best) or "no other preset measured there"
     write_json(os.path.join(presets.PRESETS_DIR, presets.DEFAULT_FILE), {
         "preset": best,
-        "why": f"best RGB PSNR on the held-out photo clips: {best} {scores[best]:.2f} dB ({others})",
+        "why": f"best RGB PSNR on the held-out photo clips ({data}): {best} {scores[best]:.2f} dB ({others})",
     })
     log(f"default preset: {best}")
     return best
@@ -235,6 +266,43 @@ def training_data(run, log):
     return record
 
 
+def evaluation(spn, stills_dir, log):
+    """metadata.json's "evaluation": the held-out clips of `stills_dir` and the sample's test clips."""
+    from keras_spgan.data import resolve_data_dir
+
+    log("held-out photo clips:")
+    held_out = measure(spn, stills_dir, log)
+    drawn = os.path.join(stills_dir, "clips.json")  # a training set's record of each clip's blur
+    if os.path.isfile(drawn):
+        held_out["rgb"]["gain_by_blur_length_db"] = by_blur(held_out, drawn)
+    log("sample test clips:")
+    sample = measure(spn, resolve_data_dir("builtin:sample"), log)
+    return {
+        "held_out_data": os.path.basename(os.path.normpath(stills_dir)),
+        "protocol": "every frame; outputs RGB rounded to 8 bits; PSNR/SSIM on RGB and on BT.601 Y, no border "
+                    "crop; averages are means over clips of per-clip means",
+        "held_out_photos": held_out,
+        "sample_test": sample,
+    }
+
+
+def measure_again(args, log=print):
+    """--measure: the preset's "evaluation" measured on --held_out; weights and the rest kept."""
+    from keras_spgan import presets
+    from keras_spgan.data import resolve_data_dir
+    from keras_spgan.files import write_json
+
+    folder = presets.preset_dir(args.measure)
+    meta = presets.metadata(folder)
+    meta["evaluation"] = evaluation(presets.from_preset(folder), resolve_data_dir(args.held_out), log)
+    meta["evaluation"]["date"] = datetime.date.today().isoformat()
+    write_json(os.path.join(folder, presets.METADATA_FILE), meta)
+    log(f"measured {folder} again")
+    if os.path.dirname(os.path.abspath(folder)) == presets.PRESETS_DIR:
+        choose_default(log)
+    return folder
+
+
 def make_preset(args, log=print):
     import keras_spgan
     from keras_spgan import presets
@@ -262,20 +330,7 @@ def make_preset(args, log=print):
             raise ConfigError("held_out", f"{args.held_out}: no test clips with sharp frames")
         meta["storage"] = storage_parity(spn, stored, held_out_clips)
         log(f"float16 storage: {meta['storage']['psnr_vs_float32_db']:.1f} dB from the float32 weights")
-        log("held-out photo clips:")
-        held_out = measure(stored, stills_dir, log)
-        drawn = os.path.join(stills_dir, "clips.json")  # a training set's record of each clip's blur
-        if os.path.isfile(drawn):
-            held_out["rgb"]["gain_by_blur_length_db"] = by_blur(held_out, drawn)
-        log("sample test clips:")
-        sample = measure(stored, resolve_data_dir("builtin:sample"), log)
-        meta["evaluation"] = {
-            "held_out_data": os.path.basename(os.path.normpath(stills_dir)),
-            "protocol": "every frame; outputs RGB rounded to 8 bits; PSNR/SSIM on RGB and on BT.601 Y, no border "
-                        "crop; averages are means over clips of per-clip means",
-            "held_out_photos": held_out,
-            "sample_test": sample,
-        }
+        meta["evaluation"] = evaluation(stored, stills_dir, log)
         write_json(os.path.join(partial, presets.METADATA_FILE), meta)  # the weights are written already
     log(f"wrote preset {target}")
     if args.picture:
@@ -286,8 +341,11 @@ def make_preset(args, log=print):
 
 
 def add_arguments(parser):
-    parser.add_argument("--run", required=True, help="training model dir (or .keras file)")
-    parser.add_argument("--name", required=True, help="preset name (a folder under keras_spgan/presets)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", help="training model dir (or .keras file) to make a preset of")
+    what.add_argument("--measure", metavar="PRESET", help="measure this preset (name or folder) again on --held_out, "
+                                                         "keeping its weights and training record")
+    parser.add_argument("--name", help="preset name (a folder under keras_spgan/presets); needed with --run")
     parser.add_argument("--recipe", help="the flagfile the run was trained with (recorded in metadata.json)")
     parser.add_argument("--description")
     parser.add_argument("--picture", help="also write input | restored | sharp on a held-out photo to this PNG")
@@ -314,11 +372,17 @@ def run(args):
     from keras_spgan import presets
     from keras_spgan.models.loading import ModelLoadError
 
-    if not args.name.isidentifier():
+    check_held_out(args.held_out)
+    if args.measure:
+        if not presets.is_preset(args.measure):
+            names = ", ".join(presets.list_presets()) or "none in this install"
+            raise ConfigError("measure", f"{args.measure}: not a preset name nor a preset folder (presets: {names})")
+        measure_again(args, log=lambda line: print(line, file=sys.stderr))
+        return 0
+    if not args.name or not args.name.isidentifier():
         raise ConfigError("name", f"must be a plain name like spn, got {args.name!r}")
     if not os.path.exists(args.run):
         raise ConfigError("run", f"{args.run}: no such file or directory")
-    check_held_out(args.held_out)
     if args.out and os.path.exists(args.out) and not presets.is_preset(args.out):
         raise ConfigError("out", f"{args.out} exists and is not a preset folder; it is left as it is")
     try:

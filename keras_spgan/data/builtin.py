@@ -3,8 +3,10 @@
     builtin:sample   the small procedural sample (`keras_spgan.data.sample`): the default
     builtin:stills   the presets' training set, clips filmed by a virtual camera over
                      permissively licensed photos (`keras_spgan.data.training_set`)
-    builtin:stills-v4  the same, by its version (what training recipes name, so that they
+    builtin:stills-v5  the same, by its version (what training recipes name, so that they
                      still mean this set when `builtin:stills` moves on)
+    builtin:stills-v4  that set before noise and compression kept the frames' brightness
+                     (the `spn` preset's stage 4 and the first `spgan`)
     builtin:stills-v3  that set before its noise / compression shares were lowered and
                      gamma-space blur added (the `spn` preset's stage 3)
     builtin:stills-v2  that set before hand jitter (the `spn` preset's stages 1 and 2)
@@ -15,7 +17,7 @@ Both are built on first use into the cache and reused after that.
 from keras_spgan.data.layouts import DatasetError
 
 PREFIX = "builtin:"
-NAMES = ("sample", "stills", "stills-v4", "stills-v3", "stills-v2")
+NAMES = ("sample", "stills", "stills-v5", "stills-v4", "stills-v3", "stills-v2")
 
 
 def is_builtin(data_dir):

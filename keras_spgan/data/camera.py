@@ -35,6 +35,18 @@ Noise and compression shares (`noisy`, `compressed`) matter for what the
 network keeps: every noisy or compressed input paired with a clean target
 teaches it to remove fine texture, which clean footage keeps in its target.
 
+Noise and compression must not change brightness either (`keep_brightness`).
+Both do, measured on version 4's flat regions: zero-mean noise in linear light,
+clipped to [0, 1] and gamma-encoded, leaves the input up to +7 levels brighter
+than its target in the shadows and 1.4-4 darker in the highlights (clipping,
+and the concave encoding); OpenCV's MPEG-4 round trip darkens mid-tones and
+highlights by 1.7-2.9 levels. A network trained on such pairs learns a tone
+curve, not deblurring: the version-4 presets brighten the highlights of clean,
+sharp, still held-out photos by 1-2.5 levels and darken their shadows. With
+`keep_brightness`, each degraded frame's local mean (a Gaussian of
+`BRIGHTNESS_SIGMA` px) is put back to that of the same frame before noise and
+compression, which keeps the noise grain and the codec's blocks and ringing.
+
 Everything random comes from the `numpy.random.Generator` passed in.
 """
 
@@ -48,6 +60,9 @@ import numpy as np
 from keras_spgan.data.frames import to_uint8
 
 FINE_STEPS = 64  # samples of the trajectory per frame interval (to measure path lengths)
+# Wide enough to leave the noise and the 8x8 / 16x16 codec blocks alone (their mean over
+# the window is what moves back), narrow enough to follow the brightness of flat regions.
+BRIGHTNESS_SIGMA = 6.0
 
 
 def srgb_to_linear(x):
@@ -229,8 +244,11 @@ def _jitter_paths(rng, num_frames, radius, knots=12):
     return paths
 
 
-def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sources=()):
-    """(blurry frames, sharp frames, params) of one clip; frames RGB uint8 (H, W, 3)."""
+def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sources=(), keep_brightness=False):
+    """(blurry frames, sharp frames, params) of one clip; frames RGB uint8 (H, W, 3).
+
+    `keep_brightness`: noise and compression leave each frame's local brightness
+    as it was (see the module docstring); the random draws are the same either way."""
     height, width = size
     radius = 0.25 * min(height, width)  # rotation and zoom measured at this distance from the centre
     t, path = _trajectory(rng, num_frames, params.shake)
@@ -272,7 +290,7 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
             image = _composite(image, patch, mask, start + velocity * time)
         return image
 
-    blurry, sharp = [], []
+    blurry, undegraded, sharp = [], [], []
     for f in range(num_frames):
         subframes = int(np.clip(np.ceil(lengths[f] + max(np.hypot(*o[3]) * params.exposure for o in objects)
                                         if objects else lengths[f]), 1, 48)) | 1  # odd: the middle is t = f
@@ -282,10 +300,29 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
         else:
             mean = np.mean([scene(time, f) for time in times], axis=0)
         sharp.append(to_uint8(linear_to_srgb(scene(float(f)))))
+        undegraded.append(linear_to_srgb(mean))
         if params.noise:
             mean = mean + rng.normal(0, 1, mean.shape) * np.sqrt(params.noise**2 + 0.5 * params.noise * mean)
         blurry.append(to_uint8(linear_to_srgb(mean)))
-    return _compress(blurry, params.compression), sharp, params
+    blurry = _compress(blurry, params.compression)
+    if keep_brightness and (params.noise or params.compression != "none"):
+        blurry = [restore_local_mean(frame, reference) for frame, reference in zip(blurry, undegraded)]
+    return blurry, sharp, params
+
+
+def restore_local_mean(degraded, reference, sigma=BRIGHTNESS_SIGMA, rounds=3):
+    """`degraded` (uint8) with its local mean (Gaussian of `sigma` px) moved to that of
+    `reference` (float in [0, 1], the frame before noise and compression). A few rounds,
+    because clipping the shifted frame to [0, 1] takes back part of the shift in the
+    deepest shadows and brightest highlights (where some of it then stays: noise
+    around black cannot average to black)."""
+    degraded = degraded.astype(np.float32) / 255.0
+    reference = reference.astype(np.float32)
+    shift = np.zeros_like(degraded)
+    for _ in range(rounds):
+        restored = np.clip(degraded + shift, 0.0, 1.0)
+        shift += cv2.GaussianBlur(reference - restored, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    return to_uint8(degraded + shift)
 
 
 def _compress(frames, compression):

@@ -52,15 +52,21 @@ from keras_spgan.progress import ProgressLine
 #    With --hand_jitter 0 a set is version 2's, byte for byte, under version 2's name.
 # 4: fewer noisy (0.7 -> 0.3) and compressed (0.7 -> 0.4) clips, half of them blurred on
 #    gamma-encoded values. With version 3's shares (VERSION_3) a set is version 3's, byte for byte.
-VERSION = 4
+# 5: noise and compression keep each frame's local brightness (--keep_brightness; see
+#    keras_spgan.data.camera): version 4's noisy and MPEG-4 inputs were up to 7 levels off their
+#    targets in flat regions, and the presets trained on them learned a tone curve. The same
+#    clips, motion and noise otherwise: with --no-keep_brightness a set is version 4's, byte for byte.
+VERSION = 5
 VERSION_3 = {"noisy_share": 0.7, "compressed_share": 0.7, "srgb_blur_share": 0.0}
+VERSION_4 = {"keep_brightness": False}
 # The arguments that rebuild each version (over DEFAULTS): builtin:stills-vN.
-VERSIONS = {4: {}, 3: VERSION_3, 2: {**VERSION_3, "hand_jitter": 0.0}}
+VERSIONS = {5: {}, 4: VERSION_4, 3: {**VERSION_4, **VERSION_3}, 2: {**VERSION_4, **VERSION_3, "hand_jitter": 0.0}}
 DEFAULTS = {
     "hand_jitter": 0.5,
     "noisy_share": 0.3,
     "compressed_share": 0.4,
     "srgb_blur_share": 0.5,
+    "keep_brightness": True,
     "clips_per_still": 60,
     "procedural": 120,
     "held_out_clips": 8,
@@ -156,7 +162,8 @@ def build(target, args, log=print):
                                     jitter_rng=np.random.default_rng([*seed, 7]), noisy=args.noisy_share,
                                     compressed=args.compressed_share, srgb_blur=args.srgb_blur_share)
         objects = [p[1] for p in pool if p[0] != source[0]] or [source[1]]
-        blurry, sharp, params = camera.render_clip(source[1], rng, params, args.frames, tuple(args.size), objects)
+        blurry, sharp, params = camera.render_clip(source[1], rng, params, args.frames, tuple(args.size), objects,
+                                                   keep_brightness=args.keep_brightness)
         _write_clip(target, name, blurry, sharp)
         record = {"source": source[0], "split": split, **vars(params)}
         for key in newer_fields:
@@ -191,13 +198,16 @@ def build(target, args, log=print):
 
 
 def _version(args):
-    if any(getattr(args, k) != v for k, v in VERSION_3.items()):
+    if args.keep_brightness:
         return VERSION
+    if any(getattr(args, k) != v for k, v in VERSION_3.items()):
+        return 4
     return 3 if args.hand_jitter else 2
 
 
-_NEWER_FIELDS = {2: ("jitter", "blur_space"), 3: ("blur_space",), 4: ()}  # of clips.json's records
-_NEWER_ARGUMENTS = {2: ("hand_jitter", *VERSION_3), 3: tuple(VERSION_3), 4: ()}
+_NEWER_FIELDS = {2: ("jitter", "blur_space"), 3: ("blur_space",), 4: (), 5: ()}  # of clips.json's records
+_NEWER_ARGUMENTS = {2: ("hand_jitter", *VERSION_3, *VERSION_4), 3: (*VERSION_3, *VERSION_4), 4: tuple(VERSION_4),
+                    5: ()}
 
 
 # What defines a set (its name in the cache and sources.json): not --out / --overwrite, nor the
@@ -275,6 +285,9 @@ def add_arguments(parser):
     parser.add_argument("--srgb_blur_share", type=float, default=DEFAULTS["srgb_blur_share"],
                         help="share of the clips averaged on gamma-encoded values rather than linear light "
                              "(version 3: 0)")
+    parser.add_argument("--keep_brightness", action=argparse.BooleanOptionalAction, default=DEFAULTS["keep_brightness"],
+                        help="noise and compression leave each frame's local brightness as it was "
+                             "(--no-keep_brightness: version 4)")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     parser.add_argument("--overwrite", action="store_true")
 
