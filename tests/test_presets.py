@@ -290,15 +290,17 @@ def test_the_default_is_chosen_among_presets_measured_on_the_same_clips(tmp_path
 
     shipped = tmp_path / "presets"
     shipped.mkdir()
-    scores = {"a": ("set-v1", 30.0), "b": ("set-v2", 28.0), "c": ("set-v2", 29.0)}
+    scores = {"a": ("set-v2", 28.0), "b": ("set-v2", 29.0), "c": ("set-v1", 30.0)}  # the chosen set first
     for name, (data, psnr) in scores.items():
         presets.save_preset(trained_tiny_spn[0], str(shipped / name), {"description": name, "evaluation": {
             "held_out_data": data, "held_out_photos": {"rgb": {"model": {"psnr": psnr}}}}})
     monkeypatch.setattr(presets, "PRESETS_DIR", str(shipped))
     lines = []
-    assert preset.choose_default(lines.append) == "c"  # a (30 dB) was measured on other clips
-    assert any("not compared" in line and "a" in line and "--measure" in line for line in lines)
-    assert presets.default_preset() == "c"
+    assert preset.choose_default(lines.append) == "b"  # c (30 dB) was measured on other clips
+    assert any("not compared" in line and "set-v1" in line and "c" in line and "--measure" in line for line in lines)
+    assert presets.default_preset() == "b"
+    with open(shipped / presets.DEFAULT_FILE) as f:
+        assert "(set-v2)" in json.load(f)["why"]  # the set the chosen preset was compared on
 
 
 def test_bad_preset_builder_arguments_are_named(tmp_path, trained_tiny_spn, capsys):

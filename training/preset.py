@@ -197,21 +197,11 @@ def write_picture(spn, path, photo="coffee", blur=12.0, size=(240, 320), seed=5)
     return path
 
 
-def current_held_out_folder():
-    """The folder `builtin:stills` names now (whether or not it is built yet)."""
-    import argparse
-
-    from keras_spgan.data import training_set
-
-    parser = argparse.ArgumentParser()
-    training_set.add_arguments(parser)
-    return training_set.default_path(training_set.check_args(parser.parse_args([])))
-
-
 def choose_default(log):
     """default.json: the shipped preset with the best held-out RGB PSNR, among the presets measured
     on the held-out clips that most of them were measured on (numbers on other clips do not compare)."""
     from keras_spgan import presets
+    from keras_spgan.data import training_set
     from keras_spgan.files import write_json
 
     by_data = {}
@@ -222,12 +212,12 @@ def choose_default(log):
             by_data.setdefault(evaluation.get("held_out_data"), {})[name] = held_out["rgb"]["model"]["psnr"]
     if not by_data:
         return None
-    current = os.path.basename(current_held_out_folder())
+    current = os.path.basename(training_set.default_path(training_set.default_args()))  # builtin:stills, built or not
     data = max(by_data, key=lambda d: (len(by_data[d]), d == current))  # ties: the current builtin:stills
     scores = by_data[data]
-    for data, group in by_data.items():
-        if group is not scores:
-            log(f"not compared (measured on other held-out clips, {data}): {', '.join(group)}; "
+    for other, group in by_data.items():
+        if other != data:
+            log(f"not compared (measured on other held-out clips, {other}): {', '.join(group)}; "
                 f"measure them again with --measure")
     best = max(scores, key=scores.get)
     others = ", ".join(f"{n} {v:.2f} dB" for n, v in scores.items() if n != best) or "no other preset measured there"

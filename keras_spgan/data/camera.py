@@ -300,10 +300,13 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
         else:
             mean = np.mean([scene(time, f) for time in times], axis=0)
         sharp.append(to_uint8(linear_to_srgb(scene(float(f)))))
-        undegraded.append(linear_to_srgb(mean))
+        encoded = linear_to_srgb(mean)
+        if keep_brightness:
+            undegraded.append(encoded)
         if params.noise:
             mean = mean + rng.normal(0, 1, mean.shape) * np.sqrt(params.noise**2 + 0.5 * params.noise * mean)
-        blurry.append(to_uint8(linear_to_srgb(mean)))
+            encoded = linear_to_srgb(mean)
+        blurry.append(to_uint8(encoded))
     blurry = _compress(blurry, params.compression)
     if keep_brightness and (params.noise or params.compression != "none"):
         blurry = [restore_local_mean(frame, reference) for frame, reference in zip(blurry, undegraded)]

@@ -238,14 +238,19 @@ def make(args, log=print):
     return target
 
 
-def stills_data_dir(**overrides):
-    """The presets' training set (built first if it is not in the cache): path."""
+def default_args(**overrides):
+    """The command's arguments with no flags given (the presets' set), `overrides` set on them."""
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = check_args(parser.parse_args([]))
     for key, value in overrides.items():
         setattr(args, key, value)
-    return make(args)
+    return args
+
+
+def stills_data_dir(**overrides):
+    """The presets' training set (built first if it is not in the cache): path."""
+    return make(default_args(**overrides))
 
 
 def _size(text):
