@@ -284,6 +284,16 @@ def test_a_run_becomes_a_preset_folder_measured_on_the_held_out_data_given(tmp_p
     with open(os.path.join(out, presets.WEIGHTS_FILE), "rb") as f:
         assert f.read() == weights
 
+    # --measure with --out: a measured copy there; the preset measured is left as it was.
+    copy = str(tmp_path / "measured_copy")
+    assert preset.main(["--measure", out, "--held_out", gopro, "--out", copy]) == 0
+    assert presets.metadata(out) == after
+    assert set(presets.metadata(copy)["evaluation"]["held_out_photos"]["rgb"]["per_clip"]) == {"GOPR0384_11_00"}
+    with open(os.path.join(copy, presets.WEIGHTS_FILE), "rb") as f:
+        assert f.read() == weights
+    with open(os.path.join(presets.PRESETS_DIR, presets.DEFAULT_FILE)) as f:
+        assert f.read() == default_before
+
 
 def test_the_default_is_chosen_among_presets_measured_on_the_same_clips(tmp_path, monkeypatch, trained_tiny_spn):
     from training import preset

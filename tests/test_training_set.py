@@ -101,6 +101,49 @@ def test_hand_jitter_is_drawn_apart_from_the_rest_of_a_clip():
         assert d == p
 
 
+def _shift(a, b):
+    """Translation between two RGB frames (pixels), by phase correlation."""
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (a, b)]
+    return float(np.hypot(*cv2.phaseCorrelate(*grey)[0]))
+
+
+@pytest.mark.parametrize("blur", [0.0, 3.0, 16.0])
+def test_a_short_shutter_moves_the_camera_between_frames_whatever_the_blur(blur):
+    """Version 6: a short-shutter clip keeps its drawn blur length, yet its camera moves
+    2-12 px between frames, far more than that blur for mild blur (before, motion between
+    frames was at most 4x the blur, and a network could read the blur off the motion)."""
+    photo = _photo(8, size=(320, 400))
+    rng, jitter_rng = np.random.default_rng(11), np.random.default_rng(12)
+    params = _clean(camera.draw_params(rng, blur=blur, jitter_rng=jitter_rng, short_shutter=1.0))
+    assert 2.0 <= params.motion <= 12.0 and params.object_speed == 40.0
+    assert camera.SHORT_EXPOSURE <= params.exposure <= 0.25
+    blurry, sharp, params = camera.render_clip(photo, rng, params, num_frames=5, size=(96, 128))
+    assert np.mean(params.blur_per_frame) == pytest.approx(max(blur, 0.0), abs=0.3 + 0.02 * params.motion)
+    shifts = [_shift(sharp[i], sharp[i + 1]) for i in range(4)]
+    assert np.mean(shifts) > 0.5 * params.motion and np.mean(shifts) > 4 * params.exposure * params.motion
+    psnrs = [_psnr(b, s) for b, s in zip(blurry, sharp)]
+    if blur == 0.0:  # the sharp frames move, and the blurry ones are sharp
+        assert min(psnrs) > 60
+    else:  # blurred by its drawn length all the same (this smooth photo: 43-48 dB at 3 px)
+        assert max(psnrs) < (50 if blur < 10 else 36)
+
+
+def test_short_shutters_are_drawn_apart_from_the_rest_of_a_clip():
+    """The share is followed, and with short_shutter=0 every draw is version 5's."""
+    def draws(share):
+        return [camera.draw_params(np.random.default_rng(k), hand_jitter=0.5, srgb_blur=0.5, short_shutter=share,
+                                   jitter_rng=np.random.default_rng([k, 7])) for k in range(300)]
+
+    short, plain = draws(0.4), draws(0.0)
+    assert 0.3 < np.mean([d.motion > 0 for d in short]) < 0.5
+    assert all(p.motion == 0 and p.object_speed == 25.0 and p.exposure >= 0.25 for p in plain)
+    slow = [(d, p) for d, p in zip(short, plain) if d.motion == 0]
+    assert slow and all(d == p for d, p in slow)
+    for d, p in zip(short, plain):  # the rest of a short-shutter clip is drawn as without it
+        assert (d.blur, d.scale, d.noise, d.compression, d.objects, d.blur_space) == (
+            p.blur, p.scale, p.noise, p.compression, p.objects, p.blur_space)
+
+
 def test_gamma_space_blur_is_darker_at_edges_and_drawn_apart_from_the_rest():
     """Averaging gamma-encoded values (DVD, GoPro's 'blur') gives darker mixes of bright and dark
     than linear light does; the choice comes from the jitter generator, so with srgb_blur=0 a
@@ -209,13 +252,15 @@ def test_the_command_and_builtin_stills_name_the_same_set():
     # Older versions' arguments give those sets under their names: version 4 (the spn preset's
     # stage 4, the first spgan) without --keep_brightness; version 3's shares are version 3's
     # (stage 3), and with --hand_jitter 0 version 2's (stages 1 and 2)
-    version_4 = ["--no-keep_brightness"]
+    version_5 = ["--short_shutter", "0"]
+    assert os.path.basename(path(version_5, False)) == "stills-v5-33086d2c99"  # the spgan preset's stage 2
+    version_4 = [*version_5, "--no-keep_brightness"]
     version_3 = [*version_4, *(f"--{k}={v}" for k, v in training_set.VERSION_3.items())]
     assert os.path.basename(path(version_4, False)) == "stills-v4-a06206d759"
     assert os.path.basename(path(version_3, False)) == "stills-v3-43b6432fb2"
     assert os.path.basename(path([*version_3, "--hand_jitter", "0"], False)) == "stills-v2-b333f0fef2"
     assert os.path.basename(path([*version_4, "--hand_jitter", "0"], False)).startswith("stills-v4-")  # not v2
-    assert os.path.basename(path(["--hand_jitter", "0"], False)).startswith("stills-v5-")
+    assert os.path.basename(path(["--hand_jitter", "0"], False)).startswith("stills-v6-")
 
 
 def test_every_bundled_still_has_a_licence_and_the_held_out_photos_are_bundled():
@@ -310,6 +355,6 @@ def test_builtin_dataset_names_are_checked():
     assert TrainConfig(data_dir="builtin:stills-v2").validate().data_dir == "builtin:stills-v2"
     assert TrainConfig(data_dir="builtin:stills-v3").validate().data_dir == "builtin:stills-v3"
     assert TrainConfig(data_dir="builtin:stills-v4").validate().data_dir == "builtin:stills-v4"
-    assert training_set.VERSION == 5  # builtin:stills-v5 names the current set: map it when the version moves on
+    assert training_set.VERSION == 6  # builtin:stills-v6 names the current set: map it when the version moves on
     assert set(training_set.VERSIONS) == {int(n.rpartition("-v")[2]) for n in builtin.NAMES if "-v" in n}
     assert builtin.resolve_data_dir("/some/folder") == "/some/folder"

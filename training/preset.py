@@ -24,11 +24,13 @@ data recorded is the set the run's run.json names.
 `--measure NAME_OR_FOLDER` measures an existing preset again on `--held_out`
 (its weights and training record stay as they are): after the held-out set
 moves to a new version, so that every shipped preset is compared on the same clips.
+With `--out FOLDER` the measured copy goes there and the preset itself stays as it is.
 """
 
 import datetime
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -277,16 +279,23 @@ def evaluation(spn, stills_dir, log):
 
 
 def measure_again(args, log=print):
-    """--measure: the preset's "evaluation" measured on --held_out; weights and the rest kept."""
+    """--measure: the preset's "evaluation" measured on --held_out; weights and the rest kept.
+    With --out, a copy of the preset is measured there and the preset itself is left alone."""
     from keras_spgan import presets
     from keras_spgan.data import resolve_data_dir
-    from keras_spgan.files import write_json
+    from keras_spgan.files import atomic_output, write_json
 
     folder = presets.preset_dir(args.measure)
     meta = presets.metadata(folder)
     meta["evaluation"] = evaluation(presets.from_preset(folder), resolve_data_dir(args.held_out), log)
     meta["evaluation"]["date"] = datetime.date.today().isoformat()
-    write_json(os.path.join(folder, presets.METADATA_FILE), meta)
+    if args.out:
+        with atomic_output(args.out, overwrite=True) as partial:
+            shutil.copytree(folder, partial)
+            write_json(os.path.join(partial, presets.METADATA_FILE), meta)
+        folder = args.out
+    else:
+        write_json(os.path.join(folder, presets.METADATA_FILE), meta)
     log(f"measured {folder} again")
     if os.path.dirname(os.path.abspath(folder)) == presets.PRESETS_DIR:
         choose_default(log)
@@ -342,8 +351,9 @@ def add_arguments(parser):
     parser.add_argument("--held_out", default="builtin:stills",
                         help="data whose test split measures the preset (a folder or builtin: name; default: "
                              "builtin:stills, on which the shipped presets are compared)")
-    parser.add_argument("--out", help="write the preset folder here instead of keras_spgan/presets/NAME "
-                                      "(it then works as --model FOLDER; the default preset is left alone)")
+    parser.add_argument("--out", help="write the preset folder here instead of keras_spgan/presets/NAME (with "
+                                      "--measure: a measured copy of the preset); it then works as --model FOLDER "
+                                      "and the default preset is left alone")
 
 
 def check_held_out(data_dir):
@@ -363,6 +373,8 @@ def run(args):
     from keras_spgan.models.loading import ModelLoadError
 
     check_held_out(args.held_out)
+    if args.out and os.path.exists(args.out) and not presets.is_preset(args.out):
+        raise ConfigError("out", f"{args.out} exists and is not a preset folder; it is left as it is")
     if args.measure:
         if not presets.is_preset(args.measure):
             names = ", ".join(presets.list_presets()) or "none in this install"
@@ -373,8 +385,6 @@ def run(args):
         raise ConfigError("name", f"must be a plain name like spn, got {args.name!r}")
     if not os.path.exists(args.run):
         raise ConfigError("run", f"{args.run}: no such file or directory")
-    if args.out and os.path.exists(args.out) and not presets.is_preset(args.out):
-        raise ConfigError("out", f"{args.out} exists and is not a preset folder; it is left as it is")
     try:
         make_preset(args, log=lambda line: print(line, file=sys.stderr))
     except ModelLoadError as error:
