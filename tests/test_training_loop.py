@@ -95,6 +95,19 @@ def test_one_and_two_replicas_train_the_same(tmp_path, mirrored_strategy, model)
     assert moving and max(float(np.abs(np.array(w) - 1).max()) for w in moving if "variance" in w.path) > 1e-3
 
 
+def test_the_psnr_content_loss_trains_alike_on_one_and_two_replicas(tmp_path, mirrored_strategy):
+    """--content_loss psnr: the loss is minus the windows' mean PSNR (dB), averaged over the
+    global batch like the MSE, so two replicas train as one device does."""
+    options = {"steps": 2, "lr": 1e-7, "content_loss": "psnr"}
+    one = train(tmp_path / "one", **options)
+    two = train(tmp_path / "two", strategy=mirrored_strategy, **options)
+    assert_same_weights(one.model, two.model, atol=2e-6)
+    assert -60 < one.last_epoch_logs["loss"] < -10  # dB, not an MSE
+    assert two.last_epoch_logs["loss"] == pytest.approx(one.last_epoch_logs["loss"], rel=1e-4)
+    with pytest.raises(ConfigError, match="--content_loss: psnr applies to --model spn only"):
+        TrainConfig(model="spgan", content_loss="psnr").validate()
+
+
 def test_spgan_starts_from_a_trained_spn(tmp_path):
     spn = train(tmp_path / "spn", steps=2)
     gan = train(

@@ -18,6 +18,7 @@ from keras_spgan.errors import ConfigError  # noqa: F401  (re-exported: training
 MODELS = ("spn", "spgan", "spgan_plain")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 ADVERSARIAL_LOSSES = ("minimax", "non_saturating")
+CONTENT_LOSSES = ("mse", "psnr")
 DATA_FORMATS = ("dvd", "gopro", "frames", "pairs")
 PAPER_SCALES = (1, 3, 5)
 
@@ -96,6 +97,10 @@ class TrainConfig:
     eval_every: int = _flag(100, "Steps between validations, schedule decisions and epoch summaries.")
     # Optimisation (paper defaults).
     lr: Optional[float] = _flag(None, "Learning rate; default 1e-4 for spn, 1e-5 for spgan (paper).")
+    content_loss: str = _flag("mse", "spn: mse (the paper's eq. 3) or psnr: the mean of minus each window's PSNR, "
+                                     "so that mildly blurred windows count as much as strongly blurred ones, as in "
+                                     "the mean PSNR over clips (keras_spgan.losses.psnr_loss).",
+                              choices=CONTENT_LOSSES)
     adv_weight: float = _flag(1e-5, "Adversarial loss weight lambda (spgan only; paper 1e-5).")
     adversarial_loss: str = _flag("minimax", "Generator adversarial loss.", choices=ADVERSARIAL_LOSSES)
     plateau_patience: int = _flag(5, "Validations without a lower training loss before lr / 10 (spn; 0 = off).")
@@ -140,6 +145,10 @@ class TrainConfig:
         _choice("model", self.model, MODELS)
         _choice("strategy", self.strategy, STRATEGIES)
         _choice("adversarial_loss", self.adversarial_loss, ADVERSARIAL_LOSSES)
+        _choice("content_loss", self.content_loss, CONTENT_LOSSES)
+        if self.is_gan and self.content_loss != "mse":
+            # eq. 5's adv_weight (1e-5) is set against an MSE of ~1e-3; a loss in dB would swamp it.
+            raise ConfigError("content_loss", f"psnr applies to --model spn only, not {self.model!r}")
         try:
             self.scales = validate_scales(self.scales)
         except ValueError as error:

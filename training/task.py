@@ -13,7 +13,7 @@ import math
 import keras
 import tensorflow as tf
 
-from keras_spgan import build_discriminator, build_spn, metrics
+from keras_spgan import build_discriminator, build_spn, losses, metrics
 from keras_spgan.archs.spn import SPN, transfer_weights
 from keras_spgan.data import (
     DatasetError,
@@ -151,7 +151,7 @@ def _build_model(config, strategy):
             model = generator
             model.compile(
                 optimizer=_adam(config.learning_rate),
-                loss=keras.losses.MeanSquaredError(),
+                loss=losses.PSNRLoss() if config.content_loss == "psnr" else keras.losses.MeanSquaredError(),
                 metrics=[metrics.PSNR(), metrics.SSIM()],
             )
             model.optimizer.build(model.trainable_variables)
