@@ -6,7 +6,8 @@ Fresh clips of the held-out photos coffee and chelsea (never trained on), clean,
 drifting 10-20 px per frame with 1-2 px of blur (exposures of 0.1-0.2 of the frame
 interval), plus two ordinary cases for contrast (8 px at exposure 0.5; 2 px of hand jitter
 from a still camera). For each model: the centre frame's RGB PSNR, input and restored from
-its five frames, and restored from five copies of the centre frame (no motion to read).
+its five frames, and restored from five copies of the centre frame (no motion to read),
+both through `keras_spgan.deblur_frames` as `keras-spgan deblur` runs them.
 Until version 5 of the training set every motion between frames came with at least a
 quarter of it as blur; a network that learned that link damages sharp frames of fast pans.
 """
@@ -18,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+import keras_spgan as ks  # noqa: E402
 from keras_spgan.data import camera, stills  # noqa: E402
 from keras_spgan.files import write_json  # noqa: E402
 
@@ -30,30 +32,23 @@ def psnr(a, b):
     return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
-def load_deblurrer(name):
-    from keras_spgan import presets
-    from keras_spgan.archs.rgb import build_rgb_deblurrer
-    from keras_spgan.models.loading import load_generator
-
-    return presets.from_preset(name, rgb=True) if presets.is_preset(name) else build_rgb_deblurrer(load_generator(name))
-
-
 def run(models, log=print):
     results = {"cases": {}, "models": list(models)}
-    deblurrers = {m: load_deblurrer(m) for m in models}
+    from keras_spgan.inference.stream import as_runner
+
+    runners = {m: as_runner(m) for m in models}  # each model loaded once
     for photo_name in PHOTOS:
         photo = stills.load(stills.available([photo_name])[0])
         for blur, exposure, jitter in CASES:
             params = camera.ClipParams(blur=blur, exposure=exposure, scale=1.0, shake=0.3, objects=0, noise=0.0,
                                        compression="none", jitter=jitter)
             blurry, sharp, _ = camera.render_clip(photo, np.random.default_rng(5), params, 7, (192, 256))
-            window = np.stack(blurry[1:6])[None].astype(np.float32) / 255.0
             key = f"{photo_name}/blur{blur:g}_exposure{exposure:g}" + ("_still_camera" if jitter else "")
             row = {"motion_px_per_frame": 0.0 if jitter else blur / exposure, "input": psnr(blurry[3], sharp[3])}
-            for name, deblur in deblurrers.items():
-                outputs = [np.clip(np.asarray(deblur(x))[0] * 255 + 0.5, 0, 255).astype(np.uint8)
-                           for x in (window, np.repeat(window[:, 2:3], 5, axis=1))]
-                row[name] = {"restored": psnr(outputs[0], sharp[3]), "centre_frame_only": psnr(outputs[1], sharp[3])}
+            for name, runner in runners.items():
+                restored = list(ks.deblur_frames(blurry[1:6], runner))[2]  # frame 3 from frames 1-5
+                alone = list(ks.deblur_frames([blurry[3]] * 5, runner))[2]
+                row[name] = {"restored": psnr(restored, sharp[3]), "centre_frame_only": psnr(alone, sharp[3])}
             results["cases"][key] = row
             log(f"{key} ({row['motion_px_per_frame']:.0f} px/frame): input {row['input']:.2f} dB, " + ", ".join(
                 f"{n} {row[n]['restored']:.2f} (centre frame only {row[n]['centre_frame_only']:.2f})" for n in models))
