@@ -50,6 +50,33 @@ def test_shake_blurs_and_keeps_the_mid_exposure_frame_as_target():
     np.testing.assert_array_equal(still, image)
 
 
+def _light_centroid(image):
+    light = image[..., 1].astype(np.float64)
+    ys, xs = np.mgrid[: light.shape[0], : light.shape[1]]
+    return np.array([(xs * light).sum(), (ys * light).sum()]) / light.sum()
+
+
+def test_shake_centroid_target_sits_where_the_blur_is():
+    """A blob shaken by 6 px: the mid-exposure target's blob is away from the blurry blob's
+    centre of light (which nothing in the blurry frame tells), the centroid target's on it;
+    the draws are the same, so the blurry frames are the same bytes."""
+    blob = np.zeros((96, 96, 3), np.uint8)
+    cv2.circle(blob, (48, 48), 3, (255, 255, 255), -1)
+    blob = cv2.GaussianBlur(blob, (0, 0), 1.5)
+    offsets = {"mid": [], "centroid": []}
+    for seed in range(8):
+        blurry = {}
+        for target in ("mid", "centroid"):
+            blurry[target], sharp = blur.shake(blob, np.random.default_rng(seed), max_shift=6.0, max_angle=0.0,
+                                               target=target)
+            offsets[target].append(np.hypot(*(_light_centroid(blurry[target]) - _light_centroid(sharp))))
+        np.testing.assert_array_equal(blurry["mid"], blurry["centroid"])
+    assert max(offsets["centroid"]) < 0.15
+    assert np.mean(offsets["mid"]) > 1.0, offsets["mid"]
+    with pytest.raises(ValueError, match="target must be"):
+        blur.shake(blob, np.random.default_rng(0), target="start")
+
+
 def test_shake_with_object_motion_blurs_locally():
     rng = np.random.default_rng(3)
     image = _textured(rng, 96)
@@ -102,7 +129,8 @@ def test_cli_average_mode_writes_a_dvd_tree(tmp_path, capsys):
 
 def test_cli_shake_mode_and_refusals(tmp_path, capsys):
     source, out = _video_folder(tmp_path, count=4), tmp_path / "out"
-    assert synthesize.main([str(source), str(out), "--mode", "shake", "--object_motion", "10", "--noise", "0.01"]) == 0
+    assert synthesize.main([str(source), str(out), "--mode", "shake", "--object_motion", "10", "--noise", "0.01",
+                            "--target", "centroid"]) == 0
     assert len(load_clips(str(out), "dvd", "all")) == 2
     listing = data_trees.tree_listing(str(out))
     assert synthesize.main([str(source), str(out), "--mode", "shake"]) == 2

@@ -128,6 +128,42 @@ def test_a_short_shutter_moves_the_camera_between_frames_whatever_the_blur(blur)
         assert max(psnrs) < (50 if blur < 10 else 36)
 
 
+def _centroid(frame):
+    """Intensity centroid (x, y) of an RGB uint8 frame, in linear light."""
+    light = camera.srgb_to_linear(frame[..., 1].astype(np.float64) / 255.0)
+    ys, xs = np.mgrid[: light.shape[0], : light.shape[1]]
+    return np.array([(xs * light).sum(), (ys * light).sum()]) / light.sum()
+
+
+def test_centroid_targets_sit_where_the_blur_is():
+    """Version 7: the sharp target is filmed from the exposure's mean camera pose. A camera shaken
+    during each exposure over a small bright blob: hand jitter is zero at mid-exposure but not on
+    average, so the mid-exposure target's blob sits away from the blurry blob's centre of light
+    (0.7 px on average at 10 px of blur, up to 1.4: nothing in the frames tells where), the centroid target's on it. The blurry frames
+    are the same bytes either way, and without blur the targets are the same."""
+    blob = np.zeros((320, 400, 3), np.uint8)
+    cv2.circle(blob, (200, 160), 3, (255, 255, 255), -1)
+    blob = cv2.GaussianBlur(blob, (0, 0), 1.5)
+
+    def clip(target, blur, seed):
+        rng, jitter_rng = np.random.default_rng(seed), np.random.default_rng([seed, 7])
+        params = _clean(camera.draw_params(rng, blur=blur, hand_jitter=1.0, jitter_rng=jitter_rng))
+        params.jitter, params.scale, params.gain, params.flat_regions = 1.0, 1.0, 1.0, 0  # a still camera, shaking
+        params.blur_space = "linear"
+        return camera.render_clip(blob, rng, params, num_frames=5, size=(96, 128), target=target)[:2]
+
+    offsets = {"mid": [], "centroid": []}
+    for seed in range(4):
+        blurry = {}
+        for target in ("mid", "centroid"):
+            blurry[target], sharp = clip(target, 10.0, seed)
+            offsets[target] += [np.hypot(*(_centroid(b) - _centroid(s))) for b, s in zip(blurry[target], sharp)]
+        assert all(np.array_equal(m, c) for m, c in zip(blurry["mid"], blurry["centroid"]))
+    assert max(offsets["centroid"]) < 0.15
+    assert np.mean(offsets["mid"]) > 0.5 and max(offsets["mid"]) > 1.0  # 10 px of jitter: 0.7 px, up to 1.4
+    assert all(np.array_equal(m, c) for m, c in zip(clip("mid", 0.0, 1)[1], clip("centroid", 0.0, 1)[1]))
+
+
 def test_short_shutters_are_drawn_apart_from_the_rest_of_a_clip():
     """The share is followed, and with short_shutter=0 every draw is version 5's."""
     def draws(share):
@@ -252,7 +288,9 @@ def test_the_command_and_builtin_stills_name_the_same_set():
     # Older versions' arguments give those sets under their names: version 4 (the spn preset's
     # stage 4, the first spgan) without --keep_brightness; version 3's shares are version 3's
     # (stage 3), and with --hand_jitter 0 version 2's (stages 1 and 2)
-    version_5 = ["--short_shutter", "0"]
+    version_6 = ["--target", "mid"]
+    assert os.path.basename(path(version_6, False)) == "stills-v6-e3e64bf962"  # the spn-v6 recipe
+    version_5 = [*version_6, "--short_shutter", "0"]
     assert os.path.basename(path(version_5, False)) == "stills-v5-33086d2c99"  # the spgan preset's stage 2
     version_4 = [*version_5, "--no-keep_brightness"]
     version_3 = [*version_4, *(f"--{k}={v}" for k, v in training_set.VERSION_3.items())]
@@ -260,7 +298,8 @@ def test_the_command_and_builtin_stills_name_the_same_set():
     assert os.path.basename(path(version_3, False)) == "stills-v3-43b6432fb2"
     assert os.path.basename(path([*version_3, "--hand_jitter", "0"], False)) == "stills-v2-b333f0fef2"
     assert os.path.basename(path([*version_4, "--hand_jitter", "0"], False)).startswith("stills-v4-")  # not v2
-    assert os.path.basename(path(["--hand_jitter", "0"], False)).startswith("stills-v6-")
+    assert os.path.basename(path([*version_6, "--hand_jitter", "0"], False)).startswith("stills-v6-")
+    assert os.path.basename(path(["--short_shutter", "0"], False)).startswith("stills-v7-")
 
 
 def test_every_bundled_still_has_a_licence_and_the_held_out_photos_are_bundled():
@@ -355,6 +394,6 @@ def test_builtin_dataset_names_are_checked():
     assert TrainConfig(data_dir="builtin:stills-v2").validate().data_dir == "builtin:stills-v2"
     assert TrainConfig(data_dir="builtin:stills-v3").validate().data_dir == "builtin:stills-v3"
     assert TrainConfig(data_dir="builtin:stills-v4").validate().data_dir == "builtin:stills-v4"
-    assert training_set.VERSION == 6  # builtin:stills-v6 names the current set: map it when the version moves on
+    assert training_set.VERSION == 7  # builtin:stills-v7 names the current set: map it when the version moves on
     assert set(training_set.VERSIONS) == {int(n.rpartition("-v")[2]) for n in builtin.NAMES if "-v" in n}
     assert builtin.resolve_data_dir("/some/folder") == "/some/folder"

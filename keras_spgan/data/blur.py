@@ -10,7 +10,10 @@ Two models of how a blurry frame comes about:
   of sub-pixel warps of one sharp frame along a random smooth camera
   trajectory (translation + small rotation), optionally with an object that
   moves on its own during the exposure. The sharp target is the mid-exposure
-  sub-frame, so the pair is aligned the way DVD's are.
+  sub-frame, so the pair is aligned the way DVD's are, or (`target="centroid"`)
+  the frame warped to the mean pose, where the blur is centred: under shake the
+  two are up to pixels apart, and only the second can be told from the blurry
+  frame (the presets' training set uses it from its version 7).
 
 Images are RGB uint8 (H, W, 3); randomness comes from a `numpy.random.Generator`.
 """
@@ -86,19 +89,25 @@ def paste(image, patch, mask, top, left):
     return out
 
 
-def shake(image, rng, steps=15, max_shift=6.0, max_angle=1.0, object_motion=0.0, gamma=None):
+def shake(image, rng, steps=15, max_shift=6.0, max_angle=1.0, object_motion=0.0, gamma=None, target="mid"):
     """(blurry, sharp) from one sharp frame: camera shake, plus an object moving
-    `object_motion` pixels during the exposure if > 0."""
+    `object_motion` pixels during the exposure if > 0. `target`: "mid" (the mid-exposure
+    sub-frame) or "centroid" (the frame at the mean pose; the object at mid-exposure either way)."""
+    if target not in ("mid", "centroid"):
+        raise ValueError(f"target must be 'mid' or 'centroid', got {target!r}")
     trajectory = smooth_trajectory(rng, steps, max_shift, max_angle)
     sprite = object_sprite(image, rng) if object_motion > 0 else None
     direction = rng.normal(size=2)
     direction /= np.linalg.norm(direction) + 1e-12
-    subframes = []
-    for t, (dx, dy, angle) in enumerate(trajectory):
+    def scene_at(t):
         scene = image.astype(np.float64)
         if sprite is not None:
             patch, mask, (top, left) = sprite
             offset = (t - steps // 2) / max(steps - 1, 1) * object_motion * direction
             scene = paste(scene, patch, mask, top + offset[0], left + offset[1])
-        subframes.append(to_uint8(_warp(scene, dx, dy, angle) / 255.0))
+        return scene
+
+    subframes = [to_uint8(_warp(scene_at(t), dx, dy, angle) / 255.0) for t, (dx, dy, angle) in enumerate(trajectory)]
+    if target == "centroid":
+        return average_frames(subframes, gamma), to_uint8(_warp(scene_at(steps // 2), *trajectory.mean(0)) / 255.0)
     return average_frames(subframes, gamma), subframes[steps // 2]

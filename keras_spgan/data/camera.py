@@ -5,7 +5,11 @@ hand-shake), with up to two objects cut from other photographs moving on
 their own in front of it. Each blurry frame integrates the scene over its
 exposure: the mean of sub-frames in linear light (sRGB decoded), enough
 sub-frames that consecutive ones move less than about a pixel. Its sharp
-target is the scene at mid-exposure, as DVD's and GoPro's targets are. The
+target is the scene from the mean of those sub-frames' camera poses, where
+the blur is centred (`target="centroid"`, version 7 of the training set), or
+from the mid-exposure pose (`target="mid"`, as DVD's and GoPro's targets are:
+the same for a steady pan, up to pixels apart under hand shake, where nothing
+in the blurry frame tells which way round the path ran). The
 blurry frames then get sensor noise (signal-dependent, in linear light) and
 JPEG or MPEG-4 compression at random strengths; targets stay clean.
 
@@ -285,11 +289,16 @@ def _jitter_paths(rng, num_frames, radius, knots=12):
     return paths
 
 
-def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sources=(), keep_brightness=False):
+def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sources=(), keep_brightness=False,
+                target="mid"):
     """(blurry frames, sharp frames, params) of one clip; frames RGB uint8 (H, W, 3).
+
+    `target`: "mid" (the mid-exposure pose) or "centroid" (the mean pose over the exposure).
 
     `keep_brightness`: noise and compression leave each frame's local brightness
     as it was (see the module docstring); the random draws are the same either way."""
+    if target not in ("mid", "centroid"):
+        raise ValueError(f"target must be 'mid' or 'centroid', got {target!r}")
     height, width = size
     radius = 0.25 * min(height, width)  # rotation and zoom measured at this distance from the centre
     t, path = _trajectory(rng, num_frames, params.shake)
@@ -325,12 +334,15 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
         patch, mask, start, velocity = _object(rng, other, size, params.object_speed)
         objects.append((srgb_to_linear(patch.astype(np.float32) / 255.0).astype(np.float32), mask, start, velocity))
 
-    def scene(time, frame=None):
+    def camera_pose(time, frame=None):
         pose = np.array([np.interp(time, t, path[:, k]) for k in range(4)])
         if jitters and frame is not None:  # this exposure's own hand jitter, zero at mid-exposure
             knots = np.linspace(frame - params.exposure / 2, frame + params.exposure / 2, len(jitters[frame]))
             pose = pose + np.array([np.interp(time, knots, jitters[frame][:, k]) for k in range(4)])
-        image = _view(source, pose, origin, params.scale, size)
+        return pose
+
+    def scene(time, frame=None, pose=None):
+        image = _view(source, camera_pose(time, frame) if pose is None else pose, origin, params.scale, size)
         for patch, mask, start, velocity in objects:
             image = _composite(image, patch, mask, start + velocity * time)
         return image
@@ -344,7 +356,10 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
             mean = srgb_to_linear(np.mean([linear_to_srgb(scene(time, f)) for time in times], axis=0))
         else:
             mean = np.mean([scene(time, f) for time in times], axis=0)
-        sharp.append(to_uint8(linear_to_srgb(scene(float(f)))))
+        if target == "centroid":  # the mean of the poses averaged above: where the blurry frame is
+            sharp.append(to_uint8(linear_to_srgb(scene(float(f), pose=np.mean([camera_pose(x, f) for x in times], 0)))))
+        else:
+            sharp.append(to_uint8(linear_to_srgb(scene(float(f)))))
         encoded = linear_to_srgb(mean)
         if keep_brightness:
             undegraded.append(encoded)

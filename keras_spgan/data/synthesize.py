@@ -16,6 +16,10 @@ name and renamed when complete; an existing OUT is refused without --overwrite.
                 is dropped.
 --mode shake    ordinary footage or stills: each frame is blurred by a random
                 smooth camera trajectory, optionally with a moving object.
+                Its ground truth is the frame at mid-exposure, or with
+                --target centroid at the trajectory's mean pose, where the
+                blur is centred (the blurry frame tells where that is; it
+                does not tell the mid-exposure pose).
 """
 
 import json
@@ -86,7 +90,7 @@ def _pairs(frames, args, rng):
     else:
         for frame in frames:
             yield blur.shake(frame, rng, steps=args.steps, max_shift=args.max_shift, max_angle=args.max_angle,
-                             object_motion=args.object_motion, gamma=args.gamma)
+                             object_motion=args.object_motion, gamma=args.gamma, target=args.target)
 
 
 def synthesize(args):
@@ -131,6 +135,9 @@ def add_arguments(parser):
     parser.add_argument("--max_shift", type=float, default=6.0, help="shake: largest camera shift (pixels)")
     parser.add_argument("--max_angle", type=float, default=1.0, help="shake: largest rotation (degrees)")
     parser.add_argument("--object_motion", type=float, default=0.0, help="shake: object travel per exposure (pixels)")
+    parser.add_argument("--target", choices=("mid", "centroid"), default="mid",
+                        help="shake: the sharp frame at mid-exposure (as DVD's) or at the mean camera pose, where "
+                             "the blur is centred (a target the blurry frame determines; the presets' training set's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jpeg_quality", type=int, default=95)
     parser.add_argument("--test", action="append", default=None, metavar="NAME",
