@@ -6,6 +6,7 @@ import pytest
 
 from keras_spgan.data import blur, load_clips, sample, synthesize
 from tests import data_trees
+from tests.test_training_set import _centroid
 
 
 def _sharpness(image):
@@ -50,12 +51,6 @@ def test_shake_blurs_and_keeps_the_mid_exposure_frame_as_target():
     np.testing.assert_array_equal(still, image)
 
 
-def _light_centroid(image):
-    light = image[..., 1].astype(np.float64)
-    ys, xs = np.mgrid[: light.shape[0], : light.shape[1]]
-    return np.array([(xs * light).sum(), (ys * light).sum()]) / light.sum()
-
-
 def test_shake_centroid_target_sits_where_the_blur_is():
     """A blob shaken by 6 px: the mid-exposure target's blob is away from the blurry blob's
     centre of light (which nothing in the blurry frame tells), the centroid target's on it;
@@ -69,7 +64,7 @@ def test_shake_centroid_target_sits_where_the_blur_is():
         for target in ("mid", "centroid"):
             blurry[target], sharp = blur.shake(blob, np.random.default_rng(seed), max_shift=6.0, max_angle=0.0,
                                                target=target)
-            offsets[target].append(np.hypot(*(_light_centroid(blurry[target]) - _light_centroid(sharp))))
+            offsets[target].append(np.hypot(*(_centroid(blurry[target], linear=False) - _centroid(sharp, linear=False))))
         np.testing.assert_array_equal(blurry["mid"], blurry["centroid"])
     assert max(offsets["centroid"]) < 0.15
     assert np.mean(offsets["mid"]) > 1.0, offsets["mid"]

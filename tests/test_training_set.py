@@ -128,9 +128,11 @@ def test_a_short_shutter_moves_the_camera_between_frames_whatever_the_blur(blur)
         assert max(psnrs) < (50 if blur < 10 else 36)
 
 
-def _centroid(frame):
-    """Intensity centroid (x, y) of an RGB uint8 frame, in linear light."""
-    light = camera.srgb_to_linear(frame[..., 1].astype(np.float64) / 255.0)
+def _centroid(frame, linear=True):
+    """Centre of light (x, y) of an RGB uint8 frame: in linear light, or of its encoded values
+    (`linear=False`, for blur averaged on them)."""
+    values = frame[..., 1].astype(np.float64) / 255.0
+    light = camera.srgb_to_linear(values) if linear else values
     ys, xs = np.mgrid[: light.shape[0], : light.shape[1]]
     return np.array([(xs * light).sum(), (ys * light).sum()]) / light.sum()
 

@@ -26,6 +26,14 @@ from keras_spgan.data.frames import to_uint8
 
 
 
+TARGETS = ("mid", "centroid")  # where a pair's sharp frame is: mid-exposure, or the mean pose
+
+
+def check_target(target):
+    if target not in TARGETS:
+        raise ValueError(f"target must be 'mid' or 'centroid', got {target!r}")
+
+
 def average_frames(frames, gamma=None):
     """Mean of consecutive frames (uint8) -> blurry frame (uint8)."""
     stack = np.stack([np.asarray(f, np.float64) / 255.0 for f in frames])
@@ -93,8 +101,7 @@ def shake(image, rng, steps=15, max_shift=6.0, max_angle=1.0, object_motion=0.0,
     """(blurry, sharp) from one sharp frame: camera shake, plus an object moving
     `object_motion` pixels during the exposure if > 0. `target`: "mid" (the mid-exposure
     sub-frame) or "centroid" (the frame at the mean pose; the object at mid-exposure either way)."""
-    if target not in ("mid", "centroid"):
-        raise ValueError(f"target must be 'mid' or 'centroid', got {target!r}")
+    check_target(target)
     trajectory = smooth_trajectory(rng, steps, max_shift, max_angle)
     sprite = object_sprite(image, rng) if object_motion > 0 else None
     direction = rng.normal(size=2)

@@ -65,6 +65,7 @@ import tempfile
 import cv2
 import numpy as np
 
+from keras_spgan.data.blur import check_target
 from keras_spgan.data.frames import to_uint8
 
 FINE_STEPS = 64  # samples of the trajectory per frame interval (to measure path lengths)
@@ -297,8 +298,7 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
 
     `keep_brightness`: noise and compression leave each frame's local brightness
     as it was (see the module docstring); the random draws are the same either way."""
-    if target not in ("mid", "centroid"):
-        raise ValueError(f"target must be 'mid' or 'centroid', got {target!r}")
+    check_target(target)
     height, width = size
     radius = 0.25 * min(height, width)  # rotation and zoom measured at this distance from the centre
     t, path = _trajectory(rng, num_frames, params.shake)
@@ -341,8 +341,8 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
             pose = pose + np.array([np.interp(time, knots, jitters[frame][:, k]) for k in range(4)])
         return pose
 
-    def scene(time, frame=None, pose=None):
-        image = _view(source, camera_pose(time, frame) if pose is None else pose, origin, params.scale, size)
+    def scene(time, pose):
+        image = _view(source, pose, origin, params.scale, size)
         for patch, mask, start, velocity in objects:
             image = _composite(image, patch, mask, start + velocity * time)
         return image
@@ -352,14 +352,15 @@ def render_clip(still, rng, params, num_frames=10, size=(192, 256), object_sourc
         subframes = int(np.clip(np.ceil(lengths[f] + max(np.hypot(*o[3]) * params.exposure for o in objects)
                                         if objects else lengths[f]), 1, 48)) | 1  # odd: the middle is t = f
         times = f + (np.linspace(-0.5, 0.5, subframes) * params.exposure if subframes > 1 else np.zeros(1))
+        poses = [camera_pose(time, f) for time in times]
+        views = [scene(time, pose) for time, pose in zip(times, poses)]
         if params.blur_space == "srgb":  # as DVD and GoPro's plain 'blur' were made: gamma-encoded frames averaged
-            mean = srgb_to_linear(np.mean([linear_to_srgb(scene(time, f)) for time in times], axis=0))
+            mean = srgb_to_linear(np.mean([linear_to_srgb(view) for view in views], axis=0))
         else:
-            mean = np.mean([scene(time, f) for time in times], axis=0)
-        if target == "centroid":  # the mean of the poses averaged above: where the blurry frame is
-            sharp.append(to_uint8(linear_to_srgb(scene(float(f), pose=np.mean([camera_pose(x, f) for x in times], 0)))))
-        else:
-            sharp.append(to_uint8(linear_to_srgb(scene(float(f)))))
+            mean = np.mean(views, axis=0)
+        # centroid: the mean of the poses just averaged, where the blurry frame is
+        pose = np.mean(poses, axis=0) if target == "centroid" else camera_pose(float(f))
+        sharp.append(to_uint8(linear_to_srgb(scene(float(f), pose))))
         encoded = linear_to_srgb(mean)
         if keep_brightness:
             undegraded.append(encoded)

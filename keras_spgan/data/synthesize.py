@@ -135,7 +135,7 @@ def add_arguments(parser):
     parser.add_argument("--max_shift", type=float, default=6.0, help="shake: largest camera shift (pixels)")
     parser.add_argument("--max_angle", type=float, default=1.0, help="shake: largest rotation (degrees)")
     parser.add_argument("--object_motion", type=float, default=0.0, help="shake: object travel per exposure (pixels)")
-    parser.add_argument("--target", choices=("mid", "centroid"), default="mid",
+    parser.add_argument("--target", choices=blur.TARGETS, default="mid",
                         help="shake: the sharp frame at mid-exposure (as DVD's) or at the mean camera pose, where "
                              "the blur is centred (a target the blurry frame determines; the presets' training set's)")
     parser.add_argument("--seed", type=int, default=0)

@@ -40,6 +40,7 @@ import numpy as np
 
 from keras_spgan.data import camera, sample, stills
 from keras_spgan import cli
+from keras_spgan.data.blur import TARGETS
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, FrameError, list_frames, write_rgb
 from keras_spgan.errors import ConfigError
 from keras_spgan.data.layouts import default_cache_dir
@@ -221,7 +222,6 @@ def _version(args):
         return VERSION
     if args.short_shutter:
         return 6
-        return VERSION
     if args.keep_brightness:
         return 5
     if any(getattr(args, k) != v for k, v in VERSION_3.items()):
@@ -323,7 +323,7 @@ def add_arguments(parser):
     parser.add_argument("--short_shutter", type=float, default=DEFAULTS["short_shutter"],
                         help="share of the clips filmed with a short shutter: 2-12 px of camera motion (objects up "
                              "to 40) between frames, whatever the blur (0, with --target mid: version 5)")
-    parser.add_argument("--target", choices=("centroid", "mid"), default=DEFAULTS["target"],
+    parser.add_argument("--target", choices=TARGETS, default=DEFAULTS["target"],
                         help="where each sharp target is filmed from: the exposure's mean camera pose, where the "
                              "blurry frame is, or its middle pose (mid: version 6)")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
