@@ -155,6 +155,9 @@ def run(args):
         meta = metadata(name)
         held_out = meta.get("evaluation", {}).get("held_out_photos", {}).get("rgb", {})
         gain = f"{held_out['gain_db']:+.2f} dB RGB PSNR on held-out photo clips" if held_out else "not measured"
+        pans = meta.get("evaluation", {}).get("fast_pans", {}).get("rgb")
+        if pans:
+            gain += f", {pans['gain_db']:+.2f} dB on fast pans"
         steps = meta.get("training", {}).get("best_step")
         print(f"{name}{' (default)' if name == default else ''}: {description}")
         print(f"    {gain}; {steps} training steps; {os.path.join(PRESETS_DIR, name)}")
