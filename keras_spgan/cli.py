@@ -24,6 +24,7 @@ COMMANDS = {
     "evaluate": ("training.evaluate", "PSNR / SSIM of models on a dataset, in the paper's table layout"),
     "ablation": ("training.ablation", "train and evaluate the paper's Table 3 variants"),
     "preset": ("training.preset", "turn a finished training run into a preset folder"),
+    "average": ("training.average", "average the weights of SPNs fine-tuned from one another (a model soup)"),
     "synthesize": ("keras_spgan.data.synthesize", "make a blurry/sharp dataset from sharp footage"),
     "stills": ("keras_spgan.data.training_set", "build the presets' training set from permissively licensed photos"),
     "deblur": ("keras_spgan.deblur", "deblur a video or a folder of frames"),

@@ -228,3 +228,54 @@ def test_a_kill_right_after_a_validation_step_resumes_exactly(tmp_path):
         assert resumed_state[key] == states[-1][key]
     assert_same_weights(straight.model, resumed.model, atol=1e-5)
 
+
+
+def _bn_and_conv_weights(spn):
+    layers = [layer for layer in spn.layers if layer.weights]
+    bn = [np.array(w) for layer in layers if isinstance(layer, keras.layers.BatchNormalization) for w in layer.weights]
+    other = [np.array(w) for layer in layers if not isinstance(layer, keras.layers.BatchNormalization)
+             for w in layer.weights]
+    return bn, other
+
+
+def test_freeze_bn_fine_tunes_everything_but_the_batch_norm(tmp_path):
+    start = train(tmp_path / "start", steps=2).model
+    tuned = train(tmp_path / "tuned", init_from=str(tmp_path / "start"), freeze_bn=True, steps=3).model
+    (bn_before, other_before), (bn_after, other_after) = _bn_and_conv_weights(start), _bn_and_conv_weights(tuned)
+    assert bn_before and len(bn_before) == len(bn_after)
+    for a, b in zip(bn_before, bn_after, strict=True):  # scale, offset and moving statistics as they were
+        np.testing.assert_array_equal(a, b)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(other_before, other_after, strict=True)) > 1e-4
+    # The frozen run resumes frozen, and --freeze_bn needs a trained network to start from.
+    resumed = train(tmp_path / "tuned", init_from=str(tmp_path / "start"), freeze_bn=True, steps=5).model
+    for a, b in zip(bn_before, _bn_and_conv_weights(resumed)[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="--freeze_bn: needs --init_from"):
+        train(tmp_path / "scratch", freeze_bn=True, steps=1)
+
+
+@pytest.mark.parametrize("model", ["spn", "spgan"])
+def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_path, model):
+    gan = {"model": "spgan", "discriminator_config": dict(TINY_DISCRIMINATOR)} if model == "spgan" else {}
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            optimizers = [self.model.g_optimizer, self.model.d_optimizer] if model == "spgan" else [self.model.optimizer]
+            seen.append([float(np.array(o.learning_rate)) for o in optimizers])
+
+    original = loop._fit
+
+    def fit_with_spy(model_, config, data, strategy, start_step, val, callbacks, **epochs):
+        return original(model_, config, data, strategy, start_step, val, [*callbacks, Spy()], **epochs)
+
+    loop._fit = fit_with_spy
+    try:
+        train(tmp_path, steps=3, warmup_steps=4, early_stopping_patience=0, **gan)
+        train(tmp_path, steps=6, warmup_steps=4, early_stopping_patience=0, **gan)  # resumed at step 3
+    finally:
+        loop._fit = original
+    expected = [1e-3 * min(step + 1, 4) / 4 for step in range(6)]
+    np.testing.assert_allclose(np.array(seen), np.array([[lr] * len(seen[0]) for lr in expected]), rtol=1e-6)
+    with pytest.raises(ConfigError, match="--warmup_steps"):
+        train(tmp_path / "bad", warmup_steps=-1, steps=1)

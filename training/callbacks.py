@@ -24,6 +24,28 @@ def current_step(model):
     return int(model.optimizer.iterations.numpy())
 
 
+class Warmup(keras.callbacks.Callback):
+    """The learning rate rises linearly from 0 to its set value over the first `steps` steps
+    (of the run's whole count: a resumed run goes on where it was). Every optimizer the model
+    has (SPGAN: the generator's and the discriminator's) follows."""
+
+    def __init__(self, steps, learning_rate):
+        super().__init__()
+        self.steps = steps
+        self.learning_rate = learning_rate
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = current_step(self.model)
+        if step < self.steps:
+            for optimizer in _optimizers(self.model):
+                optimizer.learning_rate.assign(self.learning_rate * (step + 1) / self.steps)
+
+
+def _optimizers(model):
+    found = [getattr(model, name, None) for name in ("g_optimizer", "d_optimizer")]
+    return [o for o in found if o is not None] or [model.optimizer]
+
+
 class TrainingInterrupted(Exception):
     """Raised out of fit after the checkpoint was saved on SIGTERM / SIGINT (here, or on
     another worker of the same multi-worker run)."""

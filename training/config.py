@@ -101,6 +101,11 @@ class TrainConfig:
                                      "so that mildly blurred windows count as much as strongly blurred ones, as in "
                                      "the mean PSNR over clips (keras_spgan.losses.psnr_loss).",
                               choices=CONTENT_LOSSES)
+    warmup_steps: int = _flag(0, "Steps over which the learning rate rises linearly from 0 to --lr at the start "
+                                 "(a warm start's fresh Adam moments otherwise take full-size steps at once; 0 = off).")
+    freeze_bn: bool = _flag(False, "Keep the generator's BatchNormalization in inference mode (its statistics and "
+                                   "scale fixed): fine-tuning a trained model at small batches, whose batch "
+                                   "statistics are noisy.")
     adv_weight: float = _flag(1e-5, "Adversarial loss weight lambda (spgan only; paper 1e-5).")
     adversarial_loss: str = _flag("minimax", "Generator adversarial loss.", choices=ADVERSARIAL_LOSSES)
     plateau_patience: int = _flag(5, "Validations without a lower training loss before lr / 10 (spn; 0 = off).")
@@ -164,6 +169,10 @@ class TrainConfig:
             raise ConfigError("val_crop", f"must be at least 4, got {self.val_crop}")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError("lr", f"must be > 0, got {self.lr}")
+        if self.warmup_steps < 0:
+            raise ConfigError("warmup_steps", f"must be >= 0, got {self.warmup_steps}")
+        if self.freeze_bn and self.init_from is None:
+            raise ConfigError("freeze_bn", "needs --init_from: a network trained from scratch needs its statistics")
         if not self.adv_weight >= 0:
             raise ConfigError("adv_weight", f"must be >= 0, got {self.adv_weight}")
         if not 0 < self.plateau_factor < 1:

@@ -46,7 +46,7 @@ def check_model_dir(model_dir, config, is_chief, data_dir=None):
     """Refuses a model dir that holds a different architecture; records ours, with the dataset
     folder `--data_dir` resolved to (a `builtin:` name's folder names its version)."""
     path = os.path.join(model_dir, RUN_FILE)
-    wanted = config.architecture()
+    wanted = json.loads(json.dumps(config.architecture()))  # as run.json holds it (tuples are lists there)
     if os.path.exists(path) and not checkpoint_paths(model_dir):
         # A run that failed before its first checkpoint holds nothing to resume or protect.
         with open(path) as f:
@@ -153,6 +153,8 @@ def _train(config, strategy, log):
                                    agree=cb.any_worker(strategy), epoch_steps=config.eval_every)
     progress = cb.ProgressLog(steps, config.batch_size, baseline, log=log)
     callbacks = [cb.StopAtStep(steps), progress]
+    if config.warmup_steps:
+        callbacks.insert(0, cb.Warmup(config.warmup_steps, config.learning_rate))
     if is_chief:
         logs = os.path.join(model_dir, "logs")
         callbacks.append(cb.TensorBoard(logs, update_freq=min(25, config.eval_every)))

@@ -43,10 +43,22 @@ from keras_spgan.errors import ConfigError
 from training import fast_pans
 
 DESCRIPTIONS = {
-    "spn": "SPN (1-3-5), the paper's full-size generator; its last stage trained with the PSNR loss on hand-held "
-           "clips made from photos",
+    "spn": "SPN (1-3-5), the paper's full-size generator: the mean of the SPGAN generator's weights and those of "
+           "its fine-tune with the PSNR loss on hand-held clips made from photos",
     "spgan": "SPGAN: the SPN fine-tuned against the gradient-space discriminator",
 }
+
+
+AVERAGE_FILE = "average.json"  # training.average's record of the models it averaged
+
+
+def read_average(run):
+    """The record training.average left in the folder `run`, or None for any other run."""
+    path = os.path.join(run, AVERAGE_FILE) if os.path.isdir(run) else ""
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 def load_trained(run):
@@ -133,6 +145,12 @@ def training_record(run):
     from keras_spgan import presets
     from keras_spgan.models.loading import checkpoint_paths
 
+    averaged = read_average(run)
+    if averaged is not None:  # training.average's folder: the records of the models it averaged
+        steps = max(steps_to_best(m["training"]) for m in averaged["models"])
+        return {"averaged": [{"model": m["model"], "weight": m["weight"], "run": m["training"]}
+                             for m in averaged["models"]],
+                "command": averaged["command"], "steps": steps, "best_step": steps}
     record = {}
     run_json = os.path.join(run, "run.json")
     if os.path.isfile(run_json):
@@ -265,6 +283,13 @@ def training_data(run, log):
     resolved folder are resolved now (a builtin: name built since is the same set)."""
     from keras_spgan.data import builtin, resolve_data_dir
 
+    averaged = read_average(run)
+    if averaged is not None:  # the sets of the models averaged; the photos of all of them
+        photos = {}
+        for m in averaged["models"]:
+            photos.update({p["name"]: p for p in m["training_data"].get("photos", [])})
+        return {"dataset": [m["training_data"].get("dataset") for m in averaged["models"]],
+                "averaged": [m["training_data"] for m in averaged["models"]], "photos": list(photos.values())}
     run_json = os.path.join(run, "run.json")
     if not os.path.isfile(run_json):
         log(f"training data: {run} has no run.json; not recorded")
@@ -336,6 +361,16 @@ def measure_again(args, log=print):
     return folder
 
 
+def recipe(args):
+    """The commands that rebuild the preset's weights: the run's flagfile, then, for
+    training.average's folder, the averaging command."""
+    commands = [f"python -m training.fit --flagfile {args.recipe}"] if args.recipe else []
+    averaged = read_average(args.run)
+    if averaged is not None and averaged.get("command"):
+        commands.append(averaged["command"])
+    return " && ".join(commands) or None
+
+
 def make_preset(args, log=print):
     import keras_spgan
     from keras_spgan import presets
@@ -352,7 +387,7 @@ def make_preset(args, log=print):
             "description": args.description or DESCRIPTIONS.get(args.name, ""),
             "keras_spgan_version": keras_spgan.__version__,
             "date": datetime.date.today().isoformat(),
-            "recipe": f"python -m training.fit --flagfile {args.recipe}" if args.recipe else None,
+            "recipe": recipe(args),
             "training": training_record(args.run),
             "training_data": training_data(args.run, log),
         }

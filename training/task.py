@@ -115,6 +115,19 @@ def _generator(config):
     return transfer_weights(source, spn)  # by layer name; the same as set_weights when nothing differs
 
 
+def freeze_batch_norm(model):
+    """Every BatchNormalization under `model` in inference mode (Keras 3: a frozen BN layer
+    normalizes with its moving statistics and updates nothing); how many were frozen."""
+    frozen = 0
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+            frozen += 1
+        else:
+            frozen += freeze_batch_norm(layer)
+    return frozen
+
+
 def build_model(config, strategy):
     """The compiled training model: an SPN, or an SPGAN around one."""
     model = _build_model(config, strategy)
@@ -147,6 +160,8 @@ def _patch_for_multi_worker(model):
 def _build_model(config, strategy):
     with strategy.scope():
         generator = _generator(config)
+        if config.freeze_bn:
+            freeze_batch_norm(generator)
         if not config.is_gan:
             model = generator
             model.compile(

@@ -158,7 +158,10 @@ def run(args):
         pans = meta.get("evaluation", {}).get("fast_pans", {}).get("rgb")
         if pans:
             gain += f", {pans['gain_db']:+.2f} dB on fast pans"
-        steps = meta.get("training", {}).get("best_step")
+        training = meta.get("training", {})
+        # Every stage behind the weights: the stages before the last, then the last one's best step.
+        steps = training.get("total_steps", training.get("steps", 0)) - training.get("steps", 0) + \
+            training.get("best_step", training.get("steps", 0)) if training else None
         print(f"{name}{' (default)' if name == default else ''}: {description}")
         print(f"    {gain}; {steps} training steps; {os.path.join(PRESETS_DIR, name)}")
     return 0
