@@ -12,8 +12,8 @@ to sharp frames). Networks trained apart do not average into anything
 useful; nothing checks that here, `training.preset` measures the result.
 
 The models are presets, `.keras` files or training model dirs (a run's best
-weights, as `training.preset` takes them); the SPNs must have one architecture. BatchNormalization's moving statistics are averaged
-like every other weight. Writes OUT/model.keras (the averaged SPN, float32)
+weights, as `training.preset` takes them); the SPNs must have one architecture.
+BatchNormalization's moving statistics are averaged like every other weight. Writes OUT/model.keras (the averaged SPN, float32)
 and OUT/average.json (the command, each model with its weight and training
 record), under a temporary name renamed when complete: OUT then works as
 `--model OUT`, `--init_from OUT` and `training.preset --run OUT`.
@@ -29,8 +29,9 @@ import numpy as np
 from keras_spgan import cli
 from keras_spgan.errors import ConfigError
 
-# Config entries that may differ between models of one architecture.
-_INCIDENTAL = ("name", "trainable", "dtype", "synchronized_bn", "frame_size")
+# Config entries that may differ between models of one architecture (load_trained already sets
+# synchronized_bn and frame_size alike and builds every model in float32).
+_INCIDENTAL = ("name", "trainable", "dtype")
 
 
 def mixing_weights(models, weights):
@@ -45,31 +46,22 @@ def mixing_weights(models, weights):
 
 
 def average_spns(spns, weights):
-    """A float32 SPN whose every weight is the weighted mean of the `spns`' (one architecture)."""
-    import keras
-
-    from keras_spgan.archs.spn import SPN
-
+    """The first of `spns` (float32, as `load_trained` gives them) with every weight replaced by the
+    weighted mean of all of theirs; ConfigError naming --models unless they share one architecture."""
     configs = [{k: v for k, v in s.get_config().items() if k not in _INCIDENTAL} for s in spns]
     for i, config in enumerate(configs[1:], 1):
         if config != configs[0]:
             differing = sorted(k for k in set(config) | set(configs[0]) if config.get(k) != configs[0].get(k))
             raise ConfigError("models", f"model {i + 1} is another architecture than model 1 (differs in {differing})")
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        averaged = SPN.from_config({**spns[0].get_config(), "synchronized_bn": False, "frame_size": None})
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     values = []
     for variables in zip(*(s.weights for s in spns)):
-        arrays = [np.asarray(v.numpy(), np.float64) for v in variables]
-        if np.issubdtype(np.asarray(variables[0].numpy()).dtype, np.floating):
-            values.append(sum(w * a for w, a in zip(weights, arrays)).astype(np.float32))
+        arrays = [np.asarray(v.numpy()) for v in variables]
+        if np.issubdtype(arrays[0].dtype, np.floating):
+            values.append(sum(w * a.astype(np.float64) for w, a in zip(weights, arrays)).astype(arrays[0].dtype))
         else:  # counters: the first model's
-            values.append(np.asarray(variables[0].numpy()))
-    averaged.set_weights(values)
-    return averaged
+            values.append(arrays[0])
+    spns[0].set_weights(values)
+    return spns[0]
 
 
 def source_record(model, log):

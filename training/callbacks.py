@@ -33,10 +33,14 @@ class Warmup(keras.callbacks.Callback):
         super().__init__()
         self.steps = steps
         self.learning_rate = learning_rate
+        self.done = False
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self.done:  # past the ramp: no step count to read back from the device every batch
+            return
         step = current_step(self.model)
-        if step < self.steps:
+        self.done = step >= self.steps
+        if not self.done:
             for optimizer in _optimizers(self.model):
                 optimizer.learning_rate.assign(self.learning_rate * (step + 1) / self.steps)
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from keras_spgan import cli
 from keras_spgan.errors import ConfigError
+from keras_spgan.presets import steps_to_best
 from training import fast_pans
 
 DESCRIPTIONS = {
@@ -186,12 +187,6 @@ def training_record(run):
         record["started_from"] = {"preset": init_from, "steps": steps_to_best(earlier), "run": earlier}
         record["total_steps"] = steps_to_best(earlier) + record["steps"]
     return record
-
-
-def steps_to_best(record):
-    """All training steps (every stage) behind the weights a training record ships: its best step's."""
-    steps = record.get("steps", 0)
-    return record.get("total_steps", steps) - steps + record.get("best_step", steps)
 
 
 def write_picture(spn, path, photo="coffee", blur=12.0, size=(240, 320), seed=5):

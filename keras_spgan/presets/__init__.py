@@ -140,6 +140,12 @@ def save_preset(spn, folder, meta):
         json.dump(meta, f, indent=1)
 
 
+def steps_to_best(record):
+    """All training steps (every stage) behind the weights a training record ships: its best step's."""
+    steps = record.get("steps", 0)
+    return record.get("total_steps", steps) - steps + record.get("best_step", steps)
+
+
 def add_arguments(parser):
     """No flags: `keras-spgan presets` lists the shipped presets."""
 
@@ -158,10 +164,8 @@ def run(args):
         pans = meta.get("evaluation", {}).get("fast_pans", {}).get("rgb")
         if pans:
             gain += f", {pans['gain_db']:+.2f} dB on fast pans"
-        training = meta.get("training", {})
-        # Every stage behind the weights: the stages before the last, then the last one's best step.
-        steps = training.get("total_steps", training.get("steps", 0)) - training.get("steps", 0) + \
-            training.get("best_step", training.get("steps", 0)) if training else None
+        training = meta.get("training")
+        steps = steps_to_best(training) if training else None
         print(f"{name}{' (default)' if name == default else ''}: {description}")
         print(f"    {gain}; {steps} training steps; {os.path.join(PRESETS_DIR, name)}")
     return 0
