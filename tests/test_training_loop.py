@@ -76,6 +76,16 @@ def test_schedule_state_survives_resume(tmp_path):
     assert lr <= first["learning_rate"] + 1e-12
 
 
+def test_a_resumed_spgan_restores_the_learning_rate_of_both_optimizers(tmp_path):
+    gan = dict(model="spgan", discriminator_config=dict(TINY_DISCRIMINATOR), early_stopping_patience=0)
+    train(tmp_path, steps=2, lr=1e-3, **gan)
+    # Another --lr: the saved rates win, the discriminator's too (its optimizer's variables are
+    # in the checkpoint's weights file; state.json holds only model.optimizer's, the generator's).
+    resumed = train(tmp_path, steps=3, lr=5e-4, **gan).model
+    rates = [float(np.array(o.learning_rate)) for o in (resumed.g_optimizer, resumed.d_optimizer)]
+    assert rates == pytest.approx([1e-3, 1e-3])
+
+
 @pytest.mark.parametrize("model", ["spn", "spgan"])
 def test_one_and_two_replicas_train_the_same(tmp_path, mirrored_strategy, model):
     # A tiny lr: Adam's first steps are ~lr * sign(gradient), and gradients

@@ -38,7 +38,7 @@ import sys
 
 import numpy as np
 
-from keras_spgan import cli
+from keras_spgan import cli, metrics
 from keras_spgan.errors import ConfigError
 from keras_spgan.presets import steps_to_best
 from training import fast_pans
@@ -88,11 +88,6 @@ def load_trained(run):
     return spn, source
 
 
-def _psnr(a, b):
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
-
-
 def storage_parity(spn, preset_spn, clips):
     """Output PSNR (RGB, [0, 1]) of the stored preset against the trained weights."""
     from keras_spgan.archs.rgb import build_rgb_deblurrer
@@ -103,7 +98,7 @@ def storage_parity(spn, preset_spn, clips):
     for clip in clips[::3]:
         for window, _ in evaluation_dataset(clip, spn.num_frames, channels="rgb").skip(4).take(1):
             a, b = np.asarray(reference(window)), np.asarray(stored(window))
-            values.append(_psnr(a, b))
+            values.append(float(metrics.psnr(a, b, space="rgb")[0]))
             worst = max(worst, float(np.abs(a - b).max()))
     return {"dtype": "float16", "psnr_vs_float32_db": float(np.mean(values)), "max_abs_diff": worst,
             "windows": len(values)}
@@ -205,7 +200,7 @@ def write_picture(spn, path, photo="coffee", blur=12.0, size=(240, 320), seed=5)
     restored = list(deblur_frames(blurry, spn))[3]
     panels = []
     for image, label in ((blurry[3], "input"), (restored, "restored"), (sharp[3], "sharp")):
-        psnr = _psnr(image / 255.0, sharp[3] / 255.0)
+        psnr = fast_pans.psnr(image, sharp[3])
         panel = np.ascontiguousarray(image[..., ::-1])
         text = label if label == "sharp" else f"{label} {psnr:.1f} dB"
         cv2.putText(panel, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 3, cv2.LINE_AA)
