@@ -12,6 +12,8 @@ quarter of it as blur; a network that learned that link damages sharp frames of 
 """
 
 import argparse
+import datetime
+import json
 import os
 import sys
 
@@ -40,13 +42,24 @@ def run(models, log=print):
     return results
 
 
+def earlier_runs(path):
+    """The runs already in `path`, newest first: the presets change, their history stays."""
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        last = json.load(f)
+    return [{k: v for k, v in last.items() if k != "previous"}, *last.get("previous", [])]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["spgan", "spn"], help="preset names or folders, run dirs")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "short_shutter.json"))
+    parser.add_argument("--note", default="", help="what the models are (kept with the numbers)")
     args = parser.parse_args()
     results = run(args.models)
-    results["machine"] = {"gpu": False, "cpus": os.cpu_count()}
+    results.update(machine={"gpu": False, "cpus": os.cpu_count()}, date=datetime.date.today().isoformat(),
+                   note=args.note, previous=earlier_runs(args.out))
     write_json(args.out, results)
     print(f"wrote {args.out}")
 
