@@ -67,13 +67,17 @@ def load_trained(run):
     import keras
 
     from keras_spgan.archs.spn import SPN
-    from keras_spgan.models.loading import as_generator, load_model
+    from keras_spgan.models.loading import (
+        as_generator,
+        load_model,
+        load_training_weights,
+    )
 
     model = load_model(run)
     source = run
     best = os.path.join(run, "best.weights.h5")
     if os.path.isdir(run) and os.path.isfile(best) and not os.path.isfile(os.path.join(run, "model.keras")):
-        model.load_weights(best)
+        load_training_weights(model, best)
         source = best
     trained = as_generator(model, run)
     previous = keras.mixed_precision.global_policy()

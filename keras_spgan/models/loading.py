@@ -8,6 +8,7 @@ an RGBDeblurrer (its SPN is used); or a training model dir, which holds
 
 import json
 import os
+import warnings
 
 import keras
 
@@ -54,11 +55,19 @@ def load_checkpoint_model(path):
     """The training model saved in one checkpoint directory, weights loaded, not compiled."""
     with open(os.path.join(path, ARCH_FILE)) as f:
         model = keras.saving.deserialize_keras_object(json.load(f))
-    # The weights file also holds the optimizers' state, which an uncompiled
-    # model has no place for; skip_mismatch is not needed because keras only
-    # loads the objects the model has.
-    model.load_weights(os.path.join(path, WEIGHTS_FILE))
+    load_training_weights(model, os.path.join(path, WEIGHTS_FILE))
     return model
+
+
+def load_training_weights(model, path):
+    """`model.load_weights` for a training run's weights file (a checkpoint's, best.weights.h5).
+    The file also holds the optimizers' state. A model rebuilt from the run's architecture
+    gets its layers' weights; when its optimizer would track other variables than the run's
+    did (a --freeze_bn run trains no BatchNormalization), Keras skips the optimizer's
+    state with a UserWarning. Nothing that deblurs or measures needs that state: silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
 
 
 def load_model(path, compile=False):
