@@ -18,8 +18,6 @@ import dataclasses
 
 import numpy as np
 
-from keras_spgan import metrics
-
 # (blur px, exposure, jitter): the camera moves about blur / exposure pixels between frames.
 CASES = ((2.0, 0.1, 0.0), (1.0, 0.1, 0.0), (2.0, 0.2, 0.0), (8.0, 0.5, 0.0), (2.0, 1.0, 1.0))
 PHOTOS = ("coffee", "chelsea")
@@ -62,6 +60,9 @@ def clips():
 
 def psnr(a, b):
     """RGB PSNR in dB of two uint8 frames, whole (the protocol of the fast pans and of real footage)."""
+    # Imported here: TensorFlow is not loaded at import (`keras-spgan preset --help` stays light).
+    from keras_spgan import metrics
+
     return float(metrics.psnr(a, b, space="rgb", data_range=255.0))
 
 

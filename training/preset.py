@@ -38,7 +38,7 @@ import sys
 
 import numpy as np
 
-from keras_spgan import cli, metrics
+from keras_spgan import cli
 from keras_spgan.errors import ConfigError
 from keras_spgan.presets import steps_to_best
 from training import fast_pans
@@ -94,6 +94,7 @@ def load_trained(run):
 
 def storage_parity(spn, preset_spn, clips):
     """Output PSNR (RGB, [0, 1]) of the stored preset against the trained weights."""
+    from keras_spgan import metrics
     from keras_spgan.archs.rgb import build_rgb_deblurrer
     from keras_spgan.data import evaluation_dataset
 
