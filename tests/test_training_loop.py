@@ -298,3 +298,55 @@ def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_p
     np.testing.assert_allclose(np.array(seen), np.array([[lr] * len(seen[0]) for lr in expected]), rtol=1e-6)
     with pytest.raises(ConfigError, match="--warmup_steps"):
         train(tmp_path / "bad", warmup_steps=-1, steps=1)
+
+
+
+@pytest.mark.parametrize("model", ["spn", "spgan"])
+def test_ema_validates_and_ends_with_the_average_and_resumes_exactly(tmp_path, model):
+    from keras_spgan.models.loading import load_checkpoint_model
+
+    gan = {"model": "spgan", "discriminator_config": dict(TINY_DISCRIMINATOR), "early_stopping_patience": 0}
+    options = dict(ema=0.5, lr=3e-3, **(gan if model == "spgan" else {}))
+    straight = train(tmp_path / "straight", steps=6, **options)
+    train(tmp_path / "resumed", steps=3, **options)  # stops mid-epoch: the resume calls fit twice
+    resumed = train(tmp_path / "resumed", steps=6, **options)
+    assert resumed.resumed_from == 3
+    assert_same_weights(straight.model, resumed.model, atol=1e-6)
+
+    # The final generator is the optimizer's average, not the last weights, which the last
+    # checkpoint holds in the model's variables (and the average in the optimizer's).
+    generator = getattr(straight.model, "generator", straight.model)
+    averages = straight.model.optimizer._model_variables_moving_average
+    for weight, average in zip(generator.trainable_weights, averages, strict=True):
+        np.testing.assert_array_equal(np.asarray(weight), np.asarray(average))
+    last = load_checkpoint_model(str(tmp_path / "straight" / "checkpoints" / "ckpt-000000006"))
+    last = getattr(last, "generator", last)
+    assert max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+               for a, b in zip(last.trainable_weights, generator.trainable_weights)) > 1e-4
+    if model == "spn":  # (spgan ends on its best weights) step 6 validated the average: the final model
+        assert straight.last_epoch_logs["val_psnr"] == pytest.approx(straight.val_psnr, abs=1e-4)
+
+    # Re-running the finished command changes nothing (it had crashed for spgan, with or without --ema).
+    again = train(tmp_path / "straight", steps=6, **options)
+    assert again.resumed_from == 6
+    assert_same_weights(again.model, straight.model, atol=0)
+
+
+def test_ema_is_part_of_the_run_and_validated(tmp_path):
+    train(tmp_path, steps=2)
+    with pytest.raises(ConfigError, match="--ema"):  # the checkpoints hold no averages
+        train(tmp_path, steps=4, ema=0.99)
+    with pytest.raises(ConfigError, match="--ema: must be in"):
+        train(tmp_path / "bad", steps=1, ema=1.0)
+
+
+def test_ema_on_two_replicas_trains_as_one_and_keeps_the_replicas_equal(tmp_path, mirrored_strategy):
+    options = dict(steps=2, lr=1e-7, ema=0.5)  # step 2 ends an epoch: a validation swaps the average in and out
+    one = train(tmp_path / "one", **options)
+    two = train(tmp_path / "two", strategy=mirrored_strategy, **options)
+    assert_same_weights(one.model, two.model, atol=2e-6)
+    assert two.last_epoch_logs["val_psnr"] == pytest.approx(one.last_epoch_logs["val_psnr"], rel=1e-5)
+    # The swaps (and the final copy of the average) reached every replica's copy of each weight.
+    for weight in two.model.trainable_weights:
+        copies = [np.asarray(v) for v in weight.value.values]
+        assert len(copies) == 2 and all(np.array_equal(copies[0], c) for c in copies[1:]), weight.path

@@ -8,6 +8,7 @@ resumed run would forget how long the loss has plateaued. The classes here
 expose `get_state` / `set_state`, which the checkpoint stores.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -103,10 +104,11 @@ class BestWeights(keras.callbacks.Callback):
     after `patience` epochs without improvement (the paper stops SPGAN when
     validation PSNR starts to fall) and restores the best weights at the end."""
 
-    def __init__(self, path, monitor="val_psnr", patience=0, restore=False, is_chief=True):
+    def __init__(self, path, monitor="val_psnr", patience=0, restore=False, is_chief=True, averaged=None):
         super().__init__()
         self.path, self.monitor, self.patience = path, monitor, patience
         self.restore, self.is_chief = restore, is_chief
+        self.averaged = averaged  # an Averaged: validation measured the average, so save it
         self.best, self.best_step, self.wait = -np.inf, None, 0
         self.stopped_early = False
 
@@ -124,7 +126,8 @@ class BestWeights(keras.callbacks.Callback):
             self.best, self.best_step, self.wait = float(value), current_step(self.model), 0
             if self.is_chief:
                 with atomic_output(self.path, overwrite=True) as partial:  # keeps the .weights.h5 suffix
-                    save_weights(self.model, partial)
+                    with self.averaged.swapped() if self.averaged else contextlib.nullcontext():
+                        save_weights(self.model, partial)
             return
         self.wait += 1
         if self.patience and self.wait >= self.patience:
@@ -138,6 +141,59 @@ class BestWeights(keras.callbacks.Callback):
             self.model.load_weights(self.path)
             return self.best_step
         return None
+
+
+class Averaged(keras.callbacks.Callback):
+    """The generator's exponential moving average (`--ema`: Adam(use_ema=True), the average
+    kept as optimizer variables, so checkpoints hold it) in place of its weights during
+    validation, and wherever `swapped()` is used (saving best weights; `finalize` at the end).
+
+    Keras' SwapEMAWeights swaps by arithmetic (a + b - b), which can leave the weights an ulp
+    off; this copies, so that a run with validations resumes bit for bit."""
+
+    def __init__(self, optimizer):
+        super().__init__()
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+        if not getattr(optimizer, "use_ema", False):
+            raise ValueError("Averaged needs an optimizer built with use_ema=True")
+        self.optimizer = optimizer
+        self._saved = None
+
+    def _pairs(self):
+        return zip(self.optimizer._trainable_variables, self.optimizer._model_variables_moving_average)
+
+    def swap_in(self):
+        if self._saved is None:
+            self._saved = [keras.ops.convert_to_numpy(var) for var, _ in self._pairs()]
+            for var, average in self._pairs():
+                var.assign(average)
+
+    def swap_out(self):
+        if self._saved is not None:
+            for (var, _), value in zip(self._pairs(), self._saved):
+                var.assign(value)
+            self._saved = None
+
+    @contextlib.contextmanager
+    def swapped(self):
+        swapped_here = self._saved is None
+        self.swap_in()
+        try:
+            yield
+        finally:
+            if swapped_here:
+                self.swap_out()
+
+    def finalize(self):
+        """The average becomes the weights (the end of a run)."""
+        self.swap_in()
+        self._saved = None
+
+    def on_test_begin(self, logs=None):
+        self.swap_in()
+
+    def on_test_end(self, logs=None):
+        self.swap_out()
 
 
 class StopAtStep(keras.callbacks.Callback):

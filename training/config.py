@@ -106,6 +106,9 @@ class TrainConfig:
     freeze_bn: bool = _flag(False, "Keep the generator's BatchNormalization in inference mode (its statistics and "
                                    "scale fixed): fine-tuning a trained model at small batches, whose batch "
                                    "statistics are noisy.")
+    ema: float = _flag(0.0, "Keep an exponential moving average of the generator's weights with this momentum "
+                            "(e.g. 0.999, BasicSR's ema_decay; 0 = off). Validation, best.weights.h5 and the "
+                            "final model use the average; checkpoints hold both, so resumes stay exact.")
     adv_weight: float = _flag(1e-5, "Adversarial loss weight lambda (spgan only; paper 1e-5).")
     adversarial_loss: str = _flag("minimax", "Generator adversarial loss.", choices=ADVERSARIAL_LOSSES)
     plateau_patience: int = _flag(5, "Validations without a lower training loss before lr / 10 (spn; 0 = off).")
@@ -173,6 +176,8 @@ class TrainConfig:
             raise ConfigError("warmup_steps", f"must be >= 0, got {self.warmup_steps}")
         if self.freeze_bn and self.init_from is None:
             raise ConfigError("freeze_bn", "needs --init_from: a network trained from scratch needs its statistics")
+        if not 0 <= self.ema < 1:
+            raise ConfigError("ema", f"must be in [0, 1) (0 = off), got {self.ema}")
         if not self.adv_weight >= 0:
             raise ConfigError("adv_weight", f"must be >= 0, got {self.adv_weight}")
         if not 0 < self.plateau_factor < 1:
@@ -206,12 +211,15 @@ class TrainConfig:
 
     def architecture(self):
         """What must not change between a run and its resumption."""
-        return {
+        architecture = {
             "model": self.model,
             "scales": list(self.scales),
             "spn_config": self.spn_config,
             "discriminator_config": self.discriminator_config if self.is_gan else {},
         }
+        if self.ema:  # the averages are optimizer variables: a checkpoint has them or not
+            architecture["ema"] = self.ema
+        return architecture
 
 
 def _known_arguments(flag, values, cls, set_elsewhere):

@@ -56,11 +56,12 @@ def check_model_dir(model_dir, config, is_chief, data_dir=None):
     if os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)["architecture"]
-        for key, value in wanted.items():
-            if saved.get(key) != value:
+        for key in sorted(set(wanted) | set(saved)):  # a key only one side has (ema) differs too
+            if saved.get(key) != wanted.get(key):
                 raise ConfigError(
                     key,
-                    f"{model_dir} holds a run with {key}={saved.get(key)!r}, but the flags ask for {value!r}: "
+                    f"{model_dir} holds a run with {key}={saved.get(key)!r}, but the flags ask for "
+                    f"{wanted.get(key)!r}: "
                     "pass a new --model_dir, or the same flags to resume that run",
                 )
     elif is_chief:
@@ -113,9 +114,10 @@ def _train(config, strategy, log):
             monitor="loss", factor=config.plateau_factor, patience=config.plateau_patience,
             min_lr=config.min_lr, verbose=1,
         )
+    averaged = cb.Averaged(model.optimizer) if config.ema else None
     best = cb.BestWeights(
         os.path.join(model_dir, BEST_WEIGHTS), patience=config.early_stopping_patience if config.is_gan else 0,
-        restore=config.is_gan, is_chief=is_chief,
+        restore=config.is_gan, is_chief=is_chief, averaged=averaged,
     )
     resumed_from = 0
     if latest:
@@ -129,7 +131,7 @@ def _train(config, strategy, log):
     start = cb.current_step(model)
     if start >= steps:
         log(f"already trained for {start} steps (target {steps}); pass a larger --steps to train further")
-        return _finish(model, model_dir, best, is_chief, start, resumed_from, None, None, log)
+        return _finish(model, model_dir, best, averaged, is_chief, start, resumed_from, None, None, log)
 
     def state_fn():
         return {
@@ -152,7 +154,7 @@ def _train(config, strategy, log):
     checkpointer = cb.Checkpointer(manager, config.checkpoint_every, state_fn, log=log,
                                    agree=cb.any_worker(strategy), epoch_steps=config.eval_every)
     progress = cb.ProgressLog(steps, config.batch_size, baseline, log=log)
-    callbacks = [cb.StopAtStep(steps), progress]
+    callbacks = [cb.StopAtStep(steps), progress] + ([averaged] if averaged else [])
     if config.warmup_steps:
         callbacks.insert(0, cb.Warmup(config.warmup_steps, config.learning_rate))
     if is_chief:
@@ -184,7 +186,7 @@ def _train(config, strategy, log):
         log(f"{interrupted}; run the same command again to resume from step {step}")
         return TrainResult(model, model_dir, step, resumed_from, True, input_val_psnr=baseline,
                            last_epoch_logs=progress.last_logs)
-    result = _finish(model, model_dir, best, is_chief, step, resumed_from, val, baseline, log)
+    result = _finish(model, model_dir, best, averaged, is_chief, step, resumed_from, val, baseline, log)
     result.last_epoch_logs = progress.last_logs
     return result
 
@@ -200,7 +202,11 @@ def _fit(model, config, data, strategy, start_step, val, callbacks, **epochs):
     )
 
 
-def _finish(model, model_dir, best, is_chief, step, resumed_from, val, baseline, log):
+def _finish(model, model_dir, best, averaged, is_chief, step, resumed_from, val, baseline, log):
+    if averaged:
+        averaged.finalize()
+        log(f"the weights are now their moving average (--ema {averaged.optimizer.ema_momentum})")
+    best.set_model(model)  # unset when nothing was left to train (fit never ran)
     restored = best.restore_best()
     if restored is not None:
         log(f"restored the best weights (step {restored}, val PSNR {best.best:.2f} dB)")

@@ -79,8 +79,14 @@ def set_precision(config):
     return policy
 
 
-def _adam(learning_rate):
-    optimizer = keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1])
+def _adam(learning_rate, ema=0.0):
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1],
+                                      use_ema=ema > 0, ema_momentum=ema or 0.99)
+    if ema:
+        # Keras' fit ends by copying the average into the weights. The loop calls fit twice on a
+        # resume (the interrupted epoch, then the rest), which would restart the second call from
+        # the average and break exact resume; it swaps the average in itself (callbacks.Averaged).
+        optimizer.finalize_variable_values = lambda var_list: None
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
@@ -165,7 +171,7 @@ def _build_model(config, strategy):
         if not config.is_gan:
             model = generator
             model.compile(
-                optimizer=_adam(config.learning_rate),
+                optimizer=_adam(config.learning_rate, config.ema),
                 loss=losses.PSNRLoss() if config.content_loss == "psnr" else keras.losses.MeanSquaredError(),
                 metrics=[metrics.PSNR(), metrics.SSIM()],
             )
@@ -177,7 +183,8 @@ def _build_model(config, strategy):
         except (TypeError, ValueError) as error:
             raise ConfigError("discriminator_config", str(error)) from None
         model = SPGAN(generator, discriminator, adv_weight=config.adv_weight, adversarial_loss=config.adversarial_loss)
-        model.compile(g_optimizer=_adam(config.learning_rate), d_optimizer=_adam(config.learning_rate))
+        # The average is the generator's: the discriminator only serves training.
+        model.compile(g_optimizer=_adam(config.learning_rate, config.ema), d_optimizer=_adam(config.learning_rate))
         return model
 
 
