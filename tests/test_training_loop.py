@@ -273,6 +273,16 @@ def test_freeze_bn_fine_tunes_everything_but_the_batch_norm(tmp_path):
         train(tmp_path / "scratch", freeze_bn=True, steps=1)
 
 
+def test_a_frozen_bn_ema_run_in_progress_deblurs_with_its_average(tmp_path):
+    train(tmp_path / "start", steps=2)
+    tuned = train(tmp_path / "tuned", init_from=str(tmp_path / "start"), freeze_bn=True, ema=0.5, steps=3).model
+    os.remove(tmp_path / "tuned" / "model.keras")  # as while it runs: the newest checkpoint (step 3) is used
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_generator(str(tmp_path / "tuned"))
+    assert_same_weights(loaded, tuned, atol=0)  # the average (the final model), BatchNormalization included
+
+
 @pytest.mark.parametrize("model", ["spn", "spgan"])
 def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_path, model):
     gan = {"model": "spgan", "discriminator_config": dict(TINY_DISCRIMINATOR)} if model == "spgan" else {}
@@ -303,7 +313,7 @@ def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_p
 
 @pytest.mark.parametrize("model", ["spn", "spgan"])
 def test_ema_validates_and_ends_with_the_average_and_resumes_exactly(tmp_path, model):
-    from keras_spgan.models.loading import load_checkpoint_model
+    from keras_spgan.models.loading import load_checkpoint_model, load_training_weights
 
     gan = {"model": "spgan", "discriminator_config": dict(TINY_DISCRIMINATOR), "early_stopping_patience": 0}
     options = dict(ema=0.5, lr=3e-3, **(gan if model == "spgan" else {}))
@@ -319,10 +329,16 @@ def test_ema_validates_and_ends_with_the_average_and_resumes_exactly(tmp_path, m
     averages = straight.model.optimizer._model_variables_moving_average
     for weight, average in zip(generator.trainable_weights, averages, strict=True):
         np.testing.assert_array_equal(np.asarray(weight), np.asarray(average))
-    last = load_checkpoint_model(str(tmp_path / "straight" / "checkpoints" / "ckpt-000000006"))
+    checkpoint = str(tmp_path / "straight" / "checkpoints" / "ckpt-000000006")
+    with open(os.path.join(checkpoint, "architecture.json")) as f:
+        last = keras.saving.deserialize_keras_object(json.load(f))
+    load_training_weights(last, os.path.join(checkpoint, "model.weights.h5"))
     last = getattr(last, "generator", last)
     assert max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
-               for a, b in zip(last.trainable_weights, generator.trainable_weights)) > 1e-4
+               for a, b in zip(last.trainable_weights, generator.trainable_weights, strict=True)) > 1e-4
+    # Loaded as a model (deblur --model RUN while the run goes on), the checkpoint gives the average.
+    loaded = load_checkpoint_model(checkpoint)
+    assert_same_weights(getattr(loaded, "generator", loaded), generator, atol=0)
     if model == "spn":  # (spgan ends on its best weights) step 6 validated the average: the final model
         assert straight.last_epoch_logs["val_psnr"] == pytest.approx(straight.val_psnr, abs=1e-4)
 

@@ -17,14 +17,13 @@ import keras
 import numpy as np
 
 from keras_spgan.files import atomic_output, write_json
-from keras_spgan.models.loading import MODEL_FILE, checkpoint_paths
+from keras_spgan.models.loading import MODEL_FILE, RUN_FILE, checkpoint_paths
 from training import callbacks as cb
 from training import task
 from training.checkpoints import CheckpointManager
 from training.config import ConfigError
 from training.strategy import worker_info
 
-RUN_FILE = "run.json"
 BEST_WEIGHTS = "best.weights.h5"
 SUMMARY_FILE = "summary.json"
 

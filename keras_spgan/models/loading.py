@@ -3,7 +3,8 @@
 Accepted: a preset name or folder (`keras_spgan.presets`); a `.keras` file holding an SPN, an SPGAN (its generator is used) or
 an RGBDeblurrer (its SPN is used); or a training model dir, which holds
 `model.keras` once training finished and `checkpoints/ckpt-*/` while it runs
-(the newest checkpoint is used when there is no `model.keras`).
+(the newest checkpoint is used when there is no `model.keras`; of a run trained with
+`--ema`, the moving average it holds).
 """
 
 import json
@@ -23,6 +24,7 @@ CHECKPOINT_PREFIX = "ckpt-"
 WEIGHTS_FILE = "model.weights.h5"
 ARCH_FILE = "architecture.json"
 STATE_FILE = "state.json"
+RUN_FILE = "run.json"  # training.loop's record of the run's flags
 
 
 def as_generator(model, source="model"):
@@ -52,11 +54,51 @@ def checkpoint_paths(model_dir):
 
 
 def load_checkpoint_model(path):
-    """The training model saved in one checkpoint directory, weights loaded, not compiled."""
+    """The training model saved in one checkpoint directory, weights loaded. A checkpoint of a
+    run with `--ema` gives its generator's moving average (what the run validates and ships)."""
     with open(os.path.join(path, ARCH_FILE)) as f:
         model = keras.saving.deserialize_keras_object(json.load(f))
-    load_training_weights(model, os.path.join(path, WEIGHTS_FILE))
+    config = _run_config(path)
+    if config.get("ema"):
+        _load_average(model, os.path.join(path, WEIGHTS_FILE), config)
+    else:
+        load_training_weights(model, os.path.join(path, WEIGHTS_FILE))
     return model
+
+
+def _run_config(checkpoint):
+    """The flags recorded in run.json by the run `checkpoint` (RUN/checkpoints/ckpt-N) belongs to."""
+    run = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(checkpoint))), RUN_FILE)
+    try:
+        with open(run) as f:
+            return json.load(f).get("config") or {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _load_average(model, path, config):
+    """Loads a `--ema` checkpoint into `model` and puts the generator's average in place of its
+    weights. The average is optimizer state: it is read through optimizers built as training
+    built them (the same trainable variables: BatchNormalization frozen under --freeze_bn)."""
+    generator = model.generator if isinstance(model, SPGAN) else model
+    if config.get("freeze_bn"):
+        for layer in generator._flatten_layers():
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    averaging = keras.optimizers.Adam(use_ema=True, ema_momentum=config["ema"])
+    if isinstance(model, SPGAN):
+        model.compile(g_optimizer=averaging, d_optimizer=keras.optimizers.Adam())
+    else:
+        model.compile(optimizer=averaging)
+        averaging.build(model.trainable_variables)
+    load_training_weights(model, path)
+    if int(averaging.iterations.numpy()) == 0:  # e.g. a float16 run's LossScaleOptimizer state
+        warnings.warn(f"{path}: no moving average could be read from this --ema checkpoint; "
+                      "its raw weights are used", stacklevel=3)
+        return
+    for variable, average in zip(averaging._trainable_variables, averaging._model_variables_moving_average,
+                                 strict=True):
+        variable.assign(average)
 
 
 def load_training_weights(model, path):
