@@ -310,7 +310,6 @@ def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_p
         train(tmp_path / "bad", warmup_steps=-1, steps=1)
 
 
-
 @pytest.mark.parametrize("model", ["spn", "spgan"])
 def test_ema_validates_and_ends_with_the_average_and_resumes_exactly(tmp_path, model):
     from keras_spgan.models.loading import load_checkpoint_model, load_training_weights

@@ -24,6 +24,7 @@ from keras_spgan.data import (
     validation_dataset,
 )
 from keras_spgan.models import SPGAN, ModelLoadError, load_generator
+from keras_spgan.models.loading import freeze_batch_norm
 from keras_spgan.models.spgan import ADAM_BETAS
 from training.config import ConfigError
 
@@ -119,19 +120,6 @@ def _generator(config):
     except (TypeError, ValueError) as error:
         raise ConfigError("spn_config", str(error)) from None
     return transfer_weights(source, spn)  # by layer name; the same as set_weights when nothing differs
-
-
-def freeze_batch_norm(model):
-    """Every BatchNormalization under `model` in inference mode (Keras 3: a frozen BN layer
-    normalizes with its moving statistics and updates nothing); how many were frozen."""
-    frozen = 0
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
-            frozen += 1
-        else:
-            frozen += freeze_batch_norm(layer)
-    return frozen
 
 
 def build_model(config, strategy):

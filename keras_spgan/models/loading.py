@@ -80,11 +80,8 @@ def _load_average(model, path, config):
     """Loads a `--ema` checkpoint into `model` and puts the generator's average in place of its
     weights. The average is optimizer state: it is read through optimizers built as training
     built them (the same trainable variables: BatchNormalization frozen under --freeze_bn)."""
-    generator = model.generator if isinstance(model, SPGAN) else model
     if config.get("freeze_bn"):
-        for layer in generator._flatten_layers():
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
+        freeze_batch_norm(model.generator if isinstance(model, SPGAN) else model)
     averaging = keras.optimizers.Adam(use_ema=True, ema_momentum=config["ema"])
     if isinstance(model, SPGAN):
         model.compile(g_optimizer=averaging, d_optimizer=keras.optimizers.Adam())
@@ -99,6 +96,20 @@ def _load_average(model, path, config):
     for variable, average in zip(averaging._trainable_variables, averaging._model_variables_moving_average,
                                  strict=True):
         variable.assign(average)
+
+
+def freeze_batch_norm(model):
+    """Every BatchNormalization under `model` in inference mode (Keras 3: a frozen BN layer
+    normalizes with its moving statistics and updates nothing); how many were frozen. Training
+    (--freeze_bn) and the loading of its checkpoints both need the same trainable variables."""
+    frozen = 0
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+            frozen += 1
+        else:
+            frozen += freeze_batch_norm(layer)
+    return frozen
 
 
 def load_training_weights(model, path):
