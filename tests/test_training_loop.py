@@ -365,3 +365,35 @@ def test_ema_on_two_replicas_trains_as_one_and_keeps_the_replicas_equal(tmp_path
     for weight in two.model.trainable_weights:
         copies = [np.asarray(v) for v in weight.value.values]
         assert len(copies) == 2 and all(np.array_equal(copies[0], c) for c in copies[1:]), weight.path
+
+
+def test_image_summaries_show_what_the_average_restores(tmp_path):
+    """Under --ema, TensorBoard's blurry | restored | sharp pictures show the moving average's
+    output, as validation's numbers do, and the raw weights are back afterwards."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    from training import callbacks as cb
+
+    keras.utils.set_random_seed(0)
+    model = SPN(**TINY_SPN)
+    blurry = tf.random.uniform((2, 5, 16, 16, 1), 0.2, 0.8, seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(use_ema=True), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    raw = [np.array(w) for w in model.trainable_variables]
+    for average, weight in zip(model.optimizer._model_variables_moving_average, raw, strict=True):
+        average.assign(weight + np.random.default_rng(len(average.path)).normal(0, 0.05, weight.shape))
+    summaries = cb.ImageSummaries(str(tmp_path), (blurry, blurry[:, 2]), averaged=cb.Averaged(model.optimizer))
+    summaries.set_model(model)
+    raw_out = np.array(model(blurry, training=False))[..., 0]
+    summaries.on_epoch_end(0)
+
+    [name] = os.listdir(tmp_path / "images")
+    [value] = [v for e in EventFileLoader(str(tmp_path / "images" / name)).Load() for v in e.summary.value]
+    pictures = [tf.io.decode_png(png).numpy() for png in tf.make_ndarray(value.tensor)[2:]]
+    restored = np.stack([p[:, 16:32, 0] for p in pictures]) / 255.0
+    for weight, before in zip(model.trainable_variables, raw, strict=True):
+        np.testing.assert_array_equal(np.array(weight), before)
+    with summaries.averaged.swapped():
+        average_out = np.clip(np.array(model(blurry, training=False))[..., 0], 0, 1)
+    assert np.abs(restored - average_out).max() <= 1.01 / 255
+    assert np.abs(restored - np.clip(raw_out, 0, 1)).max() > 4 / 255

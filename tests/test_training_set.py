@@ -182,6 +182,28 @@ def test_short_shutters_are_drawn_apart_from_the_rest_of_a_clip():
             p.blur, p.scale, p.noise, p.compression, p.objects, p.blur_space)
 
 
+def test_version_8_pans_faster_and_otherwise_draws_version_7s_clips():
+    """--short_shutter_motion widens the short-shutter pans (version 8: 2-24 px per frame, the
+    fast pans' 10-20 px inside) and changes nothing else of a draw; at 12 it is version 7's."""
+    def draws(motion):
+        return [camera.draw_params(np.random.default_rng(k), hand_jitter=0.5, srgb_blur=0.5, short_shutter=0.5,
+                                   short_shutter_motion=motion, jitter_rng=np.random.default_rng([k, 7]))
+                for k in range(300)]
+
+    fast, slow = draws(24.0), draws(12.0)
+    assert draws(camera.SHORT_SHUTTER_MOTION[1]) == slow
+    motions = np.array([d.motion for d in fast if d.motion > 0])
+    assert motions.min() >= 2.0 and motions.max() <= 24.0
+    assert 0.15 < np.mean(motions > 12.0) < 0.4  # log-uniform: log(2) / log(12) of them
+    assert np.mean([(d.motion > 10) & (d.motion < 20) for d in fast if d.motion > 0]) > 0.15
+    for f, s in zip(fast, slow):
+        assert (f.motion > 0) == (s.motion > 0)
+        assert (f.blur, f.scale, f.noise, f.compression, f.objects, f.blur_space) == (
+            s.blur, s.scale, s.noise, s.compression, s.objects, s.blur_space)
+        if s.motion:  # the same draw, stretched in log space
+            assert np.log(f.motion / 2.0) / np.log(12.0) == pytest.approx(np.log(s.motion / 2.0) / np.log(6.0))
+
+
 def test_gamma_space_blur_is_darker_at_edges_and_drawn_apart_from_the_rest():
     """Averaging gamma-encoded values (DVD, GoPro's 'blur') gives darker mixes of bright and dark
     than linear light does; the choice comes from the jitter generator, so with srgb_blur=0 a
@@ -290,7 +312,9 @@ def test_the_command_and_builtin_stills_name_the_same_set():
     # Older versions' arguments give those sets under their names: version 4 (the spn preset's
     # stage 4, the first spgan) without --keep_brightness; version 3's shares are version 3's
     # (stage 3), and with --hand_jitter 0 version 2's (stages 1 and 2)
-    version_6 = ["--target", "mid"]
+    version_7 = [f"--{k}={v}" for k, v in training_set.VERSION_7.items()]
+    assert os.path.basename(path(version_7, False)) == "stills-v7-08ad26e7f4"  # the presets of 2026-12-04
+    version_6 = [*version_7, "--target", "mid"]
     assert os.path.basename(path(version_6, False)) == "stills-v6-e3e64bf962"  # the spn-v6 recipe
     version_5 = [*version_6, "--short_shutter", "0"]
     assert os.path.basename(path(version_5, False)) == "stills-v5-33086d2c99"  # the spgan preset's stage 2
@@ -301,7 +325,9 @@ def test_the_command_and_builtin_stills_name_the_same_set():
     assert os.path.basename(path([*version_3, "--hand_jitter", "0"], False)) == "stills-v2-b333f0fef2"
     assert os.path.basename(path([*version_4, "--hand_jitter", "0"], False)).startswith("stills-v4-")  # not v2
     assert os.path.basename(path([*version_6, "--hand_jitter", "0"], False)).startswith("stills-v6-")
-    assert os.path.basename(path(["--short_shutter", "0"], False)).startswith("stills-v7-")
+    assert os.path.basename(path([*version_7, "--short_shutter", "0"], False)).startswith("stills-v7-")
+    # Faster short-shutter pans are version 8 whatever else is asked (no older name is reused)
+    assert os.path.basename(path(["--target", "mid"], False)).startswith("stills-v8-")
 
 
 def test_every_bundled_still_has_a_licence_and_the_held_out_photos_are_bundled():
@@ -377,6 +403,8 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     assert "--compressed_share: must be in [0, 1], got 1.1" in capsys.readouterr().err
     assert training_set.main(_args(tmp_path, "--out", str(tmp_path / "y"), "--noisy_share", "-0.5")) == 2
     assert "--noisy_share: must be in [0, 1], got -0.5" in capsys.readouterr().err
+    assert training_set.main(_args(tmp_path, "--out", str(tmp_path / "y"), "--short_shutter_motion", "1")) == 2
+    assert "--short_shutter_motion: must be at least 2 px, got 1.0" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()
     with pytest.raises(SystemExit) as exit_info:
         training_set.main(["--size", "50x64"])
@@ -396,6 +424,6 @@ def test_builtin_dataset_names_are_checked():
     assert TrainConfig(data_dir="builtin:stills-v2").validate().data_dir == "builtin:stills-v2"
     assert TrainConfig(data_dir="builtin:stills-v3").validate().data_dir == "builtin:stills-v3"
     assert TrainConfig(data_dir="builtin:stills-v4").validate().data_dir == "builtin:stills-v4"
-    assert training_set.VERSION == 7  # builtin:stills-v7 names the current set: map it when the version moves on
+    assert training_set.VERSION == 8  # builtin:stills-v8 names the current set: map it when the version moves on
     assert set(training_set.VERSIONS) == {int(n.rpartition("-v")[2]) for n in builtin.NAMES if "-v" in n}
     assert builtin.resolve_data_dir("/some/folder") == "/some/folder"

@@ -276,17 +276,20 @@ class TensorBoard(keras.callbacks.TensorBoard):
 
 
 class ImageSummaries(keras.callbacks.Callback):
-    """blurry centre | restored | sharp for a few fixed validation windows, per epoch."""
+    """blurry centre | restored | sharp for a few fixed validation windows, per epoch; restored
+    by the moving average under --ema (`averaged`), as validation measures it."""
 
-    def __init__(self, log_dir, batch, max_images=3):
+    def __init__(self, log_dir, batch, max_images=3, averaged=None):
         super().__init__()
         self.blurry, self.sharp = (t[:max_images] for t in batch)
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "images"))
+        self.averaged = averaged
 
     def on_epoch_end(self, epoch, logs=None):
         # A direct call, not predict_on_batch: under MirroredStrategy that splits
         # a batch of 3 over 2 replicas and returned 6 rows here.
-        restored = self.model(self.blurry, training=False)
+        with self.averaged.swapped() if self.averaged else contextlib.nullcontext():
+            restored = self.model(self.blurry, training=False)
         centre = self.blurry[:, self.blurry.shape[1] // 2]
         grid = tf.concat([centre, tf.clip_by_value(tf.cast(restored, tf.float32), 0, 1), self.sharp], axis=2)
         with self.writer.as_default(), tf.summary.record_if(True):  # see TensorBoard above

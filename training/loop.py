@@ -160,7 +160,7 @@ def _train(config, strategy, log):
         logs = os.path.join(model_dir, "logs")
         callbacks.append(cb.TensorBoard(logs, update_freq=min(25, config.eval_every)))
         if val is not None:
-            callbacks.append(cb.ImageSummaries(logs, next(iter(val))))
+            callbacks.append(cb.ImageSummaries(logs, next(iter(val)), averaged=averaged))
     callbacks += [c for c in (plateau, best) if c is not None]
     callbacks.append(checkpointer)  # last: saves the state the others just updated
 

@@ -3,8 +3,10 @@
     builtin:sample   the small procedural sample (`keras_spgan.data.sample`): the default
     builtin:stills   the presets' training set, clips filmed by a virtual camera over
                      permissively licensed photos (`keras_spgan.data.training_set`)
-    builtin:stills-v7  the same, by its version (what training recipes name, so that they
+    builtin:stills-v8  the same, by its version (what training recipes name, so that they
                      still mean this set when `builtin:stills` moves on)
+    builtin:stills-v7  that set with slower short-shutter pans (2-12 px per frame) on a
+                     smaller share of the clips (the presets up to 2026-12-04)
     builtin:stills-v6  that set with sharp targets at mid-exposure (the `spn-v6` recipe)
     builtin:stills-v5  that set before short shutters (the `spgan` preset's stage 2)
     builtin:stills-v4  that set before noise and compression kept the frames' brightness
@@ -19,7 +21,7 @@ Both are built on first use into the cache and reused after that.
 from keras_spgan.data.layouts import DatasetError
 
 PREFIX = "builtin:"
-NAMES = ("sample", "stills", "stills-v7", "stills-v6", "stills-v5", "stills-v4", "stills-v3", "stills-v2")
+NAMES = ("sample", "stills", "stills-v8", "stills-v7", "stills-v6", "stills-v5", "stills-v4", "stills-v3", "stills-v2")
 
 
 def is_builtin(data_dir):

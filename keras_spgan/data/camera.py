@@ -20,7 +20,8 @@ Motion is drawn per clip:
 - the exposure (fraction of the frame interval) from 0.25 to 1: the same blur
   comes with small or large motion between frames; for a share of the clips
   (`draw_params(..., short_shutter=p)`) a short shutter (down to 0.02): the
-  camera moves 2-12 px and objects up to 40 px between frames whatever the
+  camera moves 2-12 px (`short_shutter_motion`; 2-24 px from version 8 of the
+  training set) and objects up to 40 px between frames whatever the
   blur, as in most real video, so that a network cannot read the blur off the
   motion between frames;
 - the path is a drift whose direction turns, plus hand-shake (a sum of random
@@ -206,8 +207,13 @@ def _view(source, pose, origin, scale, size):
                           borderMode=cv2.BORDER_REFLECT_101)
 
 
+SHORT_EXPOSURE = 0.02  # of the frame interval: 1/1500 s at 30 fps
+SHORT_SHUTTER_MOTION = (2.0, 12.0)  # camera motion between frames, pixels (log-uniform): up to version 7
+SHORT_SHUTTER_OBJECT_SPEED = 40.0
+
+
 def draw_params(rng, max_blur=24.0, blur=None, hand_jitter=0.0, jitter_rng=None, noisy=0.7, compressed=0.7,
-                srgb_blur=0.0, short_shutter=0.0):
+                srgb_blur=0.0, short_shutter=0.0, short_shutter_motion=SHORT_SHUTTER_MOTION[1]):
     """Random ClipParams; `blur` fixes the blur length (held-out clips use a grid).
 
     `noisy` and `compressed` are the shares of clips with sensor noise and with
@@ -215,7 +221,8 @@ def draw_params(rng, max_blur=24.0, blur=None, hand_jitter=0.0, jitter_rng=None,
     With `hand_jitter` > 0, that share of the clips gets hand jitter, and with
     `srgb_blur` > 0 that share is averaged on gamma-encoded values, both drawn
     from `jitter_rng` so that the rest of the draw is what it is without them; so is the share
-    `short_shutter` of clips filmed with a short shutter (see `_short_shutter`)."""
+    `short_shutter` of clips filmed with a short shutter (see `_short_shutter`), the camera
+    moving up to `short_shutter_motion` px between frames."""
     if blur is None:
         blur = 0.0 if rng.random() < 0.15 else float(np.exp(rng.uniform(np.log(1.0), np.log(max_blur))))
     exposure = float(rng.uniform(0.25, 1.0))
@@ -238,17 +245,12 @@ def draw_params(rng, max_blur=24.0, blur=None, hand_jitter=0.0, jitter_rng=None,
         blur_space="srgb" if srgb_blur and jitter_rng.random() < srgb_blur else "linear",
     )
     if short_shutter and jitter_rng.random() < short_shutter:
-        params = _short_shutter(params, jitter_rng)
+        params = _short_shutter(params, jitter_rng, short_shutter_motion)
     return params
 
 
-SHORT_EXPOSURE = 0.02  # of the frame interval: 1/1500 s at 30 fps
-SHORT_SHUTTER_MOTION = (2.0, 12.0)  # camera motion between frames, pixels (log-uniform)
-SHORT_SHUTTER_OBJECT_SPEED = 40.0
-
-
-def _short_shutter(params, rng):
-    """The same clip filmed with a short shutter: the camera moves 2-12 px between frames
+def _short_shutter(params, rng, max_motion=SHORT_SHUTTER_MOTION[1]):
+    """The same clip filmed with a short shutter: the camera moves 2-`max_motion` px between frames
     whatever its blur, and objects cross the view at up to 40 px per frame with little blur.
     The exposure (0.02-0.25 of the frame interval) blurs a fraction of that motion; the rest
     of the clip's blur is hand jitter during the exposure, so its blur length stays as drawn.
@@ -260,7 +262,7 @@ def _short_shutter(params, rng):
     same network given the centre frame alone kept the input's PSNR. Real video is mostly
     shot with short shutters, and blur added to it (camera shake, as the real-footage check
     makes) has nothing to do with its motion."""
-    motion = float(np.exp(rng.uniform(*np.log(SHORT_SHUTTER_MOTION))))
+    motion = float(np.exp(rng.uniform(np.log(SHORT_SHUTTER_MOTION[0]), np.log(max_motion))))
     exposure = float(np.exp(rng.uniform(np.log(SHORT_EXPOSURE), np.log(0.25))))
     jitter = params.jitter
     if params.blur > 0:  # what the short exposure's motion does not blur is hand jitter during it
