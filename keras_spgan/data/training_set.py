@@ -38,13 +38,13 @@ import sys
 
 import numpy as np
 
-from keras_spgan.data import camera, sample, stills
 from keras_spgan import cli
+from keras_spgan.data import camera, sample, stills
 from keras_spgan.data.blur import TARGETS
 from keras_spgan.data.frames import IMAGE_EXTENSIONS, FrameError, list_frames, write_rgb
-from keras_spgan.errors import ConfigError
 from keras_spgan.data.layouts import default_cache_dir
 from keras_spgan.data.video import iter_video_rgb
+from keras_spgan.errors import ConfigError
 from keras_spgan.files import atomic_output
 from keras_spgan.progress import ProgressLine
 
