@@ -195,6 +195,11 @@ class SobelMagnitude(keras.layers.Layer):
     in intensity per pixel (a ramp of slope a gives exactly a). Borders use
     reflection, as `tf.image.sobel_edges` does. `epsilon` keeps the gradient of
     the square root finite where the image is flat.
+
+    Computed in float32 whatever the dtype policy: in float16 (mixed precision on GPUs)
+    epsilon and the squares of small derivatives underflow to 0, the square root's gradient
+    is infinite there, and every SPGAN generator step came out non-finite, so the loss
+    scaling skipped them all.
     """
 
     def __init__(self, epsilon=1e-12, **kwargs):
@@ -202,8 +207,9 @@ class SobelMagnitude(keras.layers.Layer):
         self.epsilon = float(epsilon)
 
     def call(self, images):
-        edges = tf.image.sobel_edges(images) / 8.0  # (B, H, W, C, 2): dy, dx
-        return tf.sqrt(tf.reduce_sum(tf.square(edges), axis=-1) + self.epsilon)
+        edges = tf.image.sobel_edges(tf.cast(images, tf.float32)) / 8.0  # (B, H, W, C, 2): dy, dx
+        magnitude = tf.sqrt(tf.reduce_sum(tf.square(edges), axis=-1) + self.epsilon)
+        return tf.cast(magnitude, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

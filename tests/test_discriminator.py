@@ -77,3 +77,29 @@ def test_gradient_space_discriminator_is_blind_to_brightness_offsets():
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ks.Discriminator(**kwargs)
+
+
+def test_gradient_magnitude_has_finite_gradients_under_float16():
+    """Mixed float16 (GPUs): the magnitude is computed in float32. In float16 its epsilon and the
+    squares of small derivatives underflowed to 0, the square root's gradient was infinite on
+    flat and gently sloped regions, and the loss scaling skipped every SPGAN generator step."""
+    import keras
+    import tensorflow as tf
+
+    images = tf.concat([tf.fill((1, 8, 8, 1), 0.5), 0.5 + 1e-3 * tf.random.uniform((1, 8, 8, 1), seed=2)], axis=0)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = SobelMagnitude()
+        x = tf.cast(images, tf.float16)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            magnitude = layer(x)
+            loss = tf.reduce_sum(tf.cast(magnitude, tf.float32)) * 32768.0  # a loss scale
+        gradient = tape.gradient(loss, x)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert magnitude.dtype == tf.float16
+    assert np.all(np.isfinite(gradient.numpy().astype(np.float32)))
+    # the float32 values of the same (float16) pixels, to float16's precision
+    expected = SobelMagnitude()(tf.cast(x, tf.float32)).numpy()
+    np.testing.assert_allclose(magnitude.numpy().astype(np.float32), expected, rtol=1e-3, atol=1e-7)

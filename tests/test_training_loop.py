@@ -284,6 +284,36 @@ def test_a_frozen_bn_ema_run_in_progress_deblurs_with_its_average(tmp_path):
 
 
 @pytest.mark.parametrize("model", ["spn", "spgan"])
+def test_a_float16_ema_run_loads_as_its_average(tmp_path, monkeypatch, model):
+    """On GPUs --mixed_precision is float16 with loss scaling: the optimizers are wrapped in a
+    LossScaleOptimizer, whose state a plain Adam cannot read. Its checkpoints still load as the
+    average (the float16 policy is forced here, on CPU, as a GPU run sets it)."""
+    from training import task
+
+    def float16(config):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        return "mixed_float16"
+
+    gan = {"model": "spgan", "discriminator_config": dict(TINY_DISCRIMINATOR)} if model == "spgan" else {}
+    monkeypatch.setattr(task, "set_precision", float16)
+    try:
+        run = train(tmp_path, mixed_precision=True, ema=0.5, lr=3e-3, steps=3, **gan)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert isinstance(run.model.optimizer, keras.optimizers.LossScaleOptimizer)
+    averaging = run.model.optimizer.inner_optimizer
+    assert int(averaging.iterations.numpy()) == 3  # no step was skipped as non-finite
+    os.remove(tmp_path / "model.keras")  # as while it runs: the newest checkpoint (step 3) is used
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_generator(str(tmp_path))
+    generator = getattr(run.model, "generator", run.model)
+    for weight, average in zip(loaded.trainable_weights, averaging._model_variables_moving_average, strict=True):
+        np.testing.assert_array_equal(np.asarray(weight), np.asarray(average))
+    assert_same_weights(loaded, generator, atol=0) if model == "spn" else None  # spgan ends on its best
+
+
+@pytest.mark.parametrize("model", ["spn", "spgan"])
 def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_path, model):
     gan = {"model": "spgan", "discriminator_config": dict(TINY_DISCRIMINATOR)} if model == "spgan" else {}
     seen = []

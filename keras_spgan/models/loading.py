@@ -82,20 +82,33 @@ def _load_average(model, path, config):
     built them (the same trainable variables: BatchNormalization frozen under --freeze_bn)."""
     if config.get("freeze_bn"):
         freeze_batch_norm(model.generator if isinstance(model, SPGAN) else model)
-    averaging = keras.optimizers.Adam(use_ema=True, ema_momentum=config["ema"])
+    # A mixed-precision run on GPUs (float16) wrapped its optimizers in a LossScaleOptimizer,
+    # whose state Adam alone cannot read; run.json does not say which precision ran.
+    for loss_scaled in (False, True):
+        averaging = _compile_as_trained(model, config["ema"], loss_scaled)
+        load_training_weights(model, path)
+        if int(averaging.iterations.numpy()):
+            for variable, average in zip(averaging._trainable_variables,
+                                         averaging._model_variables_moving_average, strict=True):
+                variable.assign(average)
+            return
+    warnings.warn(f"{path}: no moving average could be read from this --ema checkpoint; "
+                  "its raw weights are used", stacklevel=3)
+
+
+def _compile_as_trained(model, ema, loss_scaled):
+    """Compiles `model` with optimizers that track what training's did; returns the generator's
+    averaging Adam (inside the LossScaleOptimizer when `loss_scaled`)."""
+    def wrap(optimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaled else optimizer
+
+    averaging = keras.optimizers.Adam(use_ema=True, ema_momentum=ema)
     if isinstance(model, SPGAN):
-        model.compile(g_optimizer=averaging, d_optimizer=keras.optimizers.Adam())
+        model.compile(g_optimizer=wrap(averaging), d_optimizer=wrap(keras.optimizers.Adam()))
     else:
-        model.compile(optimizer=averaging)
-        averaging.build(model.trainable_variables)
-    load_training_weights(model, path)
-    if int(averaging.iterations.numpy()) == 0:  # e.g. a float16 run's LossScaleOptimizer state
-        warnings.warn(f"{path}: no moving average could be read from this --ema checkpoint; "
-                      "its raw weights are used", stacklevel=3)
-        return
-    for variable, average in zip(averaging._trainable_variables, averaging._model_variables_moving_average,
-                                 strict=True):
-        variable.assign(average)
+        model.compile(optimizer=wrap(averaging))
+        model.optimizer.build(model.trainable_variables)
+    return averaging
 
 
 def freeze_batch_norm(model):
