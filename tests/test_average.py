@@ -87,3 +87,22 @@ def test_bad_averages_are_refused_naming_the_argument(tmp_path, trained_tiny_spn
         assert message in capsys.readouterr().err
     assert not os.path.exists(out) and os.listdir(kept) == []
     assert sorted(os.listdir(tmp_path)) == ["deeper.keras", "kept"]  # nothing half-written
+
+
+def test_checkpoints_of_a_run_average_with_the_runs_record(tmp_path):
+    """A soup of two checkpoints of one run (stage 8 of the presets): each model's record is its
+    run's (data, flags), with the checkpoint's step as the step its weights are from."""
+    from tests.test_training_loop import train
+
+    run = tmp_path / "run"
+    train(run, steps=4)
+    checkpoints = [str(run / "checkpoints" / f"ckpt-00000000{step}") for step in (2, 4)]
+    out = tmp_path / "soup"
+    assert average.main([*checkpoints, "--out", str(out)]) == 0
+    models = json.loads((out / "average.json").read_text())["models"]
+    assert [m["training"]["best_step"] for m in models] == [2, 4]
+    assert all(m["training"]["checkpoint"] == c and m["training"]["config"]["model"] == "spn"
+               for m, c in zip(models, checkpoints))
+    recorded = training_data(str(run), log=print)
+    assert recorded["folder"] and all(m["training_data"] == recorded for m in models)
+    assert training_record(str(out))["best_step"] == 4

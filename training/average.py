@@ -73,6 +73,11 @@ def source_record(model, log):
         meta = presets.metadata(model)
         return {"model": model, "preset": True, "training": meta.get("training", {}),
                 "training_data": meta.get("training_data", {})}
+    run, marker, step = os.path.normpath(model).rpartition(f"{os.sep}checkpoints{os.sep}ckpt-")
+    if marker and step.isdigit():  # one checkpoint of a run (its average under --ema): the run's record
+        record = training_record(run)
+        record.update(checkpoint=model, best_step=int(step))  # the weights are that step's
+        return {"model": model, "training": record, "training_data": training_data(run, log)}
     return {"model": model, "training": training_record(model), "training_data": training_data(model, log)}
 
 
