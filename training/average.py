@@ -67,16 +67,18 @@ def average_spns(spns, weights):
 def source_record(model, log):
     """What a model to average was trained on and how long: a preset's metadata, or a run's record."""
     from keras_spgan import presets
+    from keras_spgan.models.loading import split_checkpoint
     from training.preset import training_data, training_record
 
     if presets.is_preset(model):
         meta = presets.metadata(model)
         return {"model": model, "preset": True, "training": meta.get("training", {}),
                 "training_data": meta.get("training_data", {})}
-    run, marker, step = os.path.normpath(model).rpartition(f"{os.sep}checkpoints{os.sep}ckpt-")
-    if marker and step.isdigit():  # one checkpoint of a run (its average under --ema): the run's record
+    checkpoint = split_checkpoint(model)
+    if checkpoint:  # one checkpoint of a run (its average under --ema): the run's record
+        run, step = checkpoint
         record = training_record(run)
-        record.update(checkpoint=model, best_step=int(step))  # the weights are that step's
+        record.update(checkpoint=model, best_step=step)  # the weights are that step's
         return {"model": model, "training": record, "training_data": training_data(run, log)}
     return {"model": model, "training": training_record(model), "training_data": training_data(model, log)}
 

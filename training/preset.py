@@ -144,7 +144,7 @@ def by_blur(measured, clips_json):
 def training_record(run):
     """Steps, precision and data of the run, from its own files."""
     from keras_spgan import presets
-    from keras_spgan.models.loading import checkpoint_paths
+    from keras_spgan.models.loading import checkpoint_paths, split_checkpoint
 
     averaged = read_average(run)
     if averaged is not None:  # training.average's folder: the records of the models it averaged
@@ -169,13 +169,13 @@ def training_record(run):
     # A run warm-started from another run's checkpoint (a second stage): that run's record too,
     # and the steps of both.
     init_from = record.get("config", {}).get("init_from") or ""
-    marker = f"{os.sep}checkpoints{os.sep}ckpt-"
-    if marker in init_from and "steps" in record:
-        earlier_run, _, earlier_step = init_from.rpartition(marker)
+    checkpoint = split_checkpoint(init_from)
+    if checkpoint and "steps" in record:
+        earlier_run, earlier_step = checkpoint
         earlier = training_record(earlier_run)
         before = earlier.get("total_steps", earlier.get("steps", 0)) - earlier.get("steps", 0)  # its own stages
-        record["started_from"] = {"checkpoint": init_from, "step": int(earlier_step), "run": earlier}
-        record["total_steps"] = before + int(earlier_step) + record["steps"]
+        record["started_from"] = {"checkpoint": init_from, "step": earlier_step, "run": earlier}
+        record["total_steps"] = before + earlier_step + record["steps"]
     elif init_from and "steps" in record and os.path.isfile(os.path.join(init_from, "run.json")):
         # Warm-started from another run's best weights (its folder): that run's record too.
         earlier = training_record(init_from)

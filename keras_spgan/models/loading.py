@@ -38,6 +38,12 @@ def as_generator(model, source="model"):
     return model
 
 
+def split_checkpoint(path):
+    """(run dir, step) of a checkpoint path RUN/checkpoints/ckpt-N; None for any other path."""
+    run, marker, step = os.path.normpath(path).rpartition(f"{os.sep}{CHECKPOINT_DIR}{os.sep}{CHECKPOINT_PREFIX}")
+    return (run, int(step)) if marker and step.isdigit() else None
+
+
 def checkpoint_paths(model_dir):
     """Complete checkpoints in `model_dir`, oldest first, as (step, path)."""
     root = os.path.join(model_dir, CHECKPOINT_DIR)
