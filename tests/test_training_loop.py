@@ -314,8 +314,8 @@ def test_a_float16_ema_run_loads_as_its_average(tmp_path, monkeypatch, model):
         assert_same_weights(loaded, generator, atol=0)
 
 
-@pytest.mark.parametrize("model", ["spn", "spgan"])
-def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_path, model):
+def _learning_rates_seen(tmp_path, model, **flags):
+    """The learning rate of every optimizer at each step of a 3-step run resumed to 6 steps."""
     gan = {"model": "spgan", "discriminator_config": dict(TINY_DISCRIMINATOR)} if model == "spgan" else {}
     seen = []
 
@@ -331,14 +331,35 @@ def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_p
 
     loop._fit = fit_with_spy
     try:
-        train(tmp_path, steps=3, warmup_steps=4, early_stopping_patience=0, **gan)
-        train(tmp_path, steps=6, warmup_steps=4, early_stopping_patience=0, **gan)  # resumed at step 3
+        train(tmp_path, steps=3, early_stopping_patience=0, **flags, **gan)
+        train(tmp_path, steps=6, early_stopping_patience=0, **flags, **gan)  # resumed at step 3
     finally:
         loop._fit = original
+    return np.array(seen)
+
+
+@pytest.mark.parametrize("model", ["spn", "spgan"])
+def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_path, model):
+    seen = _learning_rates_seen(tmp_path, model, warmup_steps=4)
     expected = [1e-3 * min(step + 1, 4) / 4 for step in range(6)]
-    np.testing.assert_allclose(np.array(seen), np.array([[lr] * len(seen[0]) for lr in expected]), rtol=1e-6)
+    np.testing.assert_allclose(seen, np.array([[lr] * seen.shape[1] for lr in expected]), rtol=1e-6)
     with pytest.raises(ConfigError, match="--warmup_steps"):
         train(tmp_path / "bad", warmup_steps=-1, steps=1)
+
+
+@pytest.mark.parametrize("model", ["spn", "spgan"])
+def test_cosine_schedule_falls_to_min_lr_at_the_last_step_and_resumes_where_it_was(tmp_path, model):
+    # Warm-up over steps 0-1, then a half cosine from 1e-3 (step 2) to 1e-5 (step 6, the run's end),
+    # decided by the step alone: the resumed run (steps 3-5) goes on along the same curve.
+    seen = _learning_rates_seen(tmp_path, model, warmup_steps=2, lr_schedule="cosine", min_lr=1e-5,
+                                plateau_patience=1)  # the plateau schedule stays out of a cosine run
+    expected = [5e-4, 1e-3] + [1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + np.cos(np.pi * (step - 2) / 4)) for step in (2, 3, 4, 5)]
+    np.testing.assert_allclose(seen, np.array([[lr] * seen.shape[1] for lr in expected]), rtol=1e-6)
+    assert seen[2, 0] > seen[3, 0] > seen[4, 0] > seen[5, 0] > 1e-5
+    with pytest.raises(ConfigError, match="--min_lr"):
+        train(tmp_path / "bad", lr_schedule="cosine", min_lr=1e-3, steps=1)
+    with pytest.raises(ConfigError, match="--lr_schedule"):
+        train(tmp_path / "bad", lr_schedule="linear", steps=1)
 
 
 @pytest.mark.parametrize("model", ["spn", "spgan"])

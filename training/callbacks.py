@@ -9,6 +9,7 @@ expose `get_state` / `set_state`, which the checkpoint stores.
 """
 
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -25,25 +26,38 @@ def current_step(model):
     return int(model.optimizer.iterations.numpy())
 
 
-class Warmup(keras.callbacks.Callback):
-    """The learning rate rises linearly from 0 to its set value over the first `steps` steps
-    (of the run's whole count: a resumed run goes on where it was). Every optimizer the model
-    has (SPGAN: the generator's and the discriminator's) follows."""
+class LearningRateSchedule(keras.callbacks.Callback):
+    """The learning rate as a function of the step alone, so a resumed run goes on where it was:
+    it rises linearly from 0 to `learning_rate` over the first `warmup_steps` steps (of the
+    run's whole count), then stays there, or with `cosine_until` falls along a half cosine to
+    `min_lr` at that step (SGDR without restarts, BasicSR's CosineAnnealingLR) and stays there.
+    Every optimizer the model has (SPGAN: the generator's and the discriminator's) follows."""
 
-    def __init__(self, steps, learning_rate):
+    def __init__(self, learning_rate, warmup_steps=0, cosine_until=None, min_lr=0.0):
         super().__init__()
-        self.steps = steps
         self.learning_rate = learning_rate
+        self.warmup_steps = warmup_steps
+        self.cosine_until = cosine_until
+        self.min_lr = min_lr
         self.done = False
 
+    def rate(self, step):
+        if step < self.warmup_steps:
+            return self.learning_rate * (step + 1) / self.warmup_steps
+        if self.cosine_until is None:
+            return self.learning_rate
+        progress = min((step - self.warmup_steps) / max(self.cosine_until - self.warmup_steps, 1), 1.0)
+        return self.min_lr + (self.learning_rate - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
     def on_train_batch_begin(self, batch, logs=None):
-        if self.done:  # past the ramp: no step count to read back from the device every batch
+        if self.done:  # a constant rate from here: no step count to read back from the device every batch
             return
         step = current_step(self.model)
-        self.done = step >= self.steps
-        if not self.done:
-            for optimizer in _optimizers(self.model):
-                optimizer.learning_rate.assign(self.learning_rate * (step + 1) / self.steps)
+        if self.cosine_until is None and step >= self.warmup_steps:
+            self.done = True
+            return
+        for optimizer in _optimizers(self.model):
+            optimizer.learning_rate.assign(self.rate(step))
 
 
 def _optimizers(model):

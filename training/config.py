@@ -19,6 +19,7 @@ MODELS = ("spn", "spgan", "spgan_plain")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 ADVERSARIAL_LOSSES = ("minimax", "non_saturating")
 CONTENT_LOSSES = ("mse", "psnr")
+LR_SCHEDULES = ("plateau", "cosine")
 DATA_FORMATS = ("dvd", "gopro", "frames", "pairs")
 PAPER_SCALES = (1, 3, 5)
 
@@ -111,9 +112,15 @@ class TrainConfig:
                             "final model use the average; checkpoints hold both, so resumes stay exact.")
     adv_weight: float = _flag(1e-5, "Adversarial loss weight lambda (spgan only; paper 1e-5).")
     adversarial_loss: str = _flag("minimax", "Generator adversarial loss.", choices=ADVERSARIAL_LOSSES)
-    plateau_patience: int = _flag(5, "Validations without a lower training loss before lr / 10 (spn; 0 = off).")
+    lr_schedule: str = _flag("plateau", "plateau: --lr until the training loss stops falling, then lr / 10 (spn; see "
+                                        "--plateau_patience); cosine: from --lr (after --warmup_steps) down to "
+                                        "--min_lr at --steps along a half cosine (BasicSR's CosineAnnealingLR; spn "
+                                        "and spgan), which needs no validation to decide.",
+                             choices=LR_SCHEDULES)
+    plateau_patience: int = _flag(5, "Validations without a lower training loss before lr / 10 (spn, --lr_schedule "
+                                     "plateau; 0 = off).")
     plateau_factor: float = _flag(0.1, "Learning-rate factor on a plateau.")
-    min_lr: float = _flag(1e-8, "Lowest learning rate the plateau schedule goes to.")
+    min_lr: float = _flag(1e-8, "Lowest learning rate the plateau schedule goes to; where the cosine one ends.")
     early_stopping_patience: int = _flag(2, "spgan: validations without a better PSNR before stopping (best "
                                             "weights kept; 0 = off).")
     mixed_precision: bool = _flag(False, "mixed_bfloat16 on CPUs, mixed_float16 on GPUs.")
@@ -154,6 +161,7 @@ class TrainConfig:
         _choice("strategy", self.strategy, STRATEGIES)
         _choice("adversarial_loss", self.adversarial_loss, ADVERSARIAL_LOSSES)
         _choice("content_loss", self.content_loss, CONTENT_LOSSES)
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.is_gan and self.content_loss != "mse":
             # eq. 5's adv_weight (1e-5) is set against an MSE of ~1e-3; a loss in dB would swamp it.
             raise ConfigError("content_loss", f"psnr applies to --model spn only, not {self.model!r}")
@@ -172,6 +180,11 @@ class TrainConfig:
             raise ConfigError("val_crop", f"must be at least 4, got {self.val_crop}")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError("lr", f"must be > 0, got {self.lr}")
+        if not self.min_lr >= 0:
+            raise ConfigError("min_lr", f"must be >= 0, got {self.min_lr}")
+        if self.lr_schedule == "cosine" and not self.min_lr < self.learning_rate:
+            raise ConfigError("min_lr", f"the cosine schedule falls from --lr ({self.learning_rate:g}) to --min_lr: "
+                                        f"it must be lower, got {self.min_lr:g}")
         if self.warmup_steps < 0:
             raise ConfigError("warmup_steps", f"must be >= 0, got {self.warmup_steps}")
         if self.freeze_bn and self.init_from is None:

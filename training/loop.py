@@ -108,7 +108,7 @@ def _train(config, strategy, log):
     model = task.build_model(config, strategy)
 
     plateau = None
-    if not config.is_gan and config.plateau_patience:
+    if not config.is_gan and config.plateau_patience and config.lr_schedule == "plateau":
         plateau = cb.ResumablePlateau(
             monitor="loss", factor=config.plateau_factor, patience=config.plateau_patience,
             min_lr=config.min_lr, verbose=1,
@@ -154,8 +154,10 @@ def _train(config, strategy, log):
                                    agree=cb.any_worker(strategy), epoch_steps=config.eval_every)
     progress = cb.ProgressLog(steps, config.batch_size, baseline, log=log)
     callbacks = [cb.StopAtStep(steps), progress] + ([averaged] if averaged else [])
-    if config.warmup_steps:
-        callbacks.insert(0, cb.Warmup(config.warmup_steps, config.learning_rate))
+    if config.warmup_steps or config.lr_schedule == "cosine":
+        cosine_until = steps if config.lr_schedule == "cosine" else None
+        callbacks.insert(0, cb.LearningRateSchedule(config.learning_rate, config.warmup_steps, cosine_until,
+                                                    config.min_lr))
     if is_chief:
         logs = os.path.join(model_dir, "logs")
         callbacks.append(cb.TensorBoard(logs, update_freq=min(25, config.eval_every)))
