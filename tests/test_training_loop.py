@@ -351,8 +351,7 @@ def test_warmup_raises_the_learning_rate_linearly_and_resumes_where_it_was(tmp_p
 def test_cosine_schedule_falls_to_min_lr_at_the_last_step_and_resumes_where_it_was(tmp_path, model):
     # Warm-up over steps 0-1, then a half cosine from 1e-3 (step 2) to 1e-5 (step 6, the run's end),
     # decided by the step alone: the resumed run (steps 3-5) goes on along the same curve.
-    seen = _learning_rates_seen(tmp_path, model, warmup_steps=2, lr_schedule="cosine", min_lr=1e-5,
-                                plateau_patience=1)  # the plateau schedule stays out of a cosine run
+    seen = _learning_rates_seen(tmp_path, model, warmup_steps=2, lr_schedule="cosine", min_lr=1e-5)
     expected = [5e-4, 1e-3] + [1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + np.cos(np.pi * (step - 2) / 4)) for step in (2, 3, 4, 5)]
     np.testing.assert_allclose(seen, np.array([[lr] * seen.shape[1] for lr in expected]), rtol=1e-6)
     assert seen[2, 0] > seen[3, 0] > seen[4, 0] > seen[5, 0] > 1e-5

@@ -154,8 +154,8 @@ def _train(config, strategy, log):
                                    agree=cb.any_worker(strategy), epoch_steps=config.eval_every)
     progress = cb.ProgressLog(steps, config.batch_size, baseline, log=log)
     callbacks = [cb.StopAtStep(steps), progress] + ([averaged] if averaged else [])
-    if config.warmup_steps or config.lr_schedule == "cosine":
-        cosine_until = steps if config.lr_schedule == "cosine" else None
+    cosine_until = steps if config.lr_schedule == "cosine" else None
+    if config.warmup_steps or cosine_until:
         callbacks.insert(0, cb.LearningRateSchedule(config.learning_rate, config.warmup_steps, cosine_until,
                                                     config.min_lr))
     if is_chief:
