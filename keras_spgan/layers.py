@@ -6,9 +6,13 @@ KerasTensor in a functional graph (e.g. `tf.image.sobel_edges`).
 """
 
 import keras
-import tensorflow as tf
 
-from keras_spgan import colour
+from keras_spgan.colour import replace_luma, rgb_to_y
+
+# TensorFlow is imported inside the three layers that need it (padding, cropping and Sobel
+# at run-time sizes, which TFLite and the SavedModel were measured with), not here: the SPN
+# itself is keras.ops only, so it builds on any Keras backend (training/fit_jax.py trains it
+# on JAX, where a GPU machine may have no TensorFlow).
 
 PACKAGE = "keras_spgan"
 
@@ -111,7 +115,7 @@ class RgbToY(keras.layers.Layer):
     """RGB [..., 3] in [0, 1] -> BT.601 Y [..., 1] (MATLAB `rgb2ycbcr`)."""
 
     def call(self, rgb):
-        return colour.rgb_to_y(rgb)
+        return rgb_to_y(rgb)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 1)
@@ -123,7 +127,7 @@ class ReplaceLuma(keras.layers.Layer):
 
     def call(self, inputs):
         rgb, luma = inputs
-        return keras.ops.clip(colour.replace_luma(rgb, luma), 0.0, 1.0)
+        return keras.ops.clip(replace_luma(rgb, luma), 0.0, 1.0)
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
@@ -145,6 +149,8 @@ class ReflectPadToMultiple(keras.layers.Layer):
         self.multiple = int(multiple)
 
     def call(self, x):
+        import tensorflow as tf
+
         shape = tf.shape(x)
         rank = len(x.shape)
         # (m - n % m) % m rather than (-n) % m: the operands stay non-negative,
@@ -169,6 +175,8 @@ class CropLike(keras.layers.Layer):
     """[x (B, H', W', C), reference (B, H, W, ...)] -> x cropped to H x W (top-left kept)."""
 
     def call(self, inputs):
+        import tensorflow as tf
+
         x, reference = inputs
         shape = tf.shape(reference)
         return x[:, : shape[1], : shape[2]]
@@ -207,6 +215,8 @@ class SobelMagnitude(keras.layers.Layer):
         self.epsilon = float(epsilon)
 
     def call(self, images):
+        import tensorflow as tf
+
         edges = tf.image.sobel_edges(tf.cast(images, tf.float32)) / 8.0  # (B, H, W, C, 2): dy, dx
         magnitude = tf.sqrt(tf.reduce_sum(tf.square(edges), axis=-1) + self.epsilon)
         return tf.cast(magnitude, self.compute_dtype)

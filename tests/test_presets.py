@@ -30,9 +30,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # clean +1.25 / -0.06, and it lost up to 7 dB on fast pans.
 # spgan (its stage 1, on version 4 of the set): +1.19 / +1.54 dB, clean +1.33 and -0.95 dB; spgan
 # stage 2 (on version 5, the shipped one): +1.67 dB at 10 px from a moving camera, clean +1.10 and -0.25 dB.
-MIN_GAIN_DB = {"spn": 0.5, "spgan": 0.5}
-MIN_STILL_CAMERA_GAIN_DB = {"spn": 0.3, "spgan": 0.7}
-MIN_CLEAN_GAIN_DB = {"spn": (0.3, 0.14), "spgan": (0.5, -0.6)}  # (10 px still camera, 3 px moving camera)
+# spn_strong (2026-12-04: spn trained 16,700 steps of batch 64 on a GPU, then fine-tuned with the PSNR
+# loss): +0.39 dB at 10 px from a moving camera, +3.18 dB at 10 px from a still camera with shaken
+# exposures; clean +3.04 / +0.40; unblurred +0.66; fast pan -5.25 dB (which is why it is not the default).
+MIN_GAIN_DB = {"spn": 0.5, "spgan": 0.5, "spn_strong": 0.2}
+MIN_STILL_CAMERA_GAIN_DB = {"spn": 0.3, "spgan": 0.7, "spn_strong": 1.5}
+MIN_CLEAN_GAIN_DB = {"spn": (0.3, 0.14), "spgan": (0.5, -0.6), "spn_strong": (1.5, 0.2)}  # (10 px still, 3 px moving)
 
 
 def _psnr(a, b):
@@ -86,7 +89,9 @@ def test_the_shipped_presets_are_listed_with_their_metadata():
     assert ks.default_preset() in shipped
     for name in shipped:
         meta = presets.metadata(name)
-        assert meta["name"] == name and meta["recipe"].startswith("python -m training.fit")
+        assert meta["name"] == name  # every command of the recipe is one of training/'s (fit_jax's on JAX)
+        assert all(c.removeprefix("KERAS_BACKEND=jax ").startswith("python -m training.")
+                   for c in meta["recipe"].split(" && ")), meta["recipe"]
         held_out = meta["evaluation"]["held_out_photos"]
         assert held_out["rgb"]["model"]["psnr"] > held_out["rgb"]["input"]["psnr"]
         assert meta["storage"]["psnr_vs_float32_db"] > 50
@@ -106,7 +111,9 @@ def test_the_default_is_the_preset_that_measures_best_on_the_held_out_photos_and
     for name, e in evaluations.items():
         clips = [*e["held_out_photos"]["rgb"]["per_clip"].values(), *e["fast_pans"]["rgb"]["per_clip"].values()]
         assert len(clips) == 24 + len(fast_pans.PHOTOS) * len(fast_pans.CASES)
-        score[name] = np.mean([c["model"] for c in clips])
+        pans = e["fast_pans"]["rgb"]["per_clip"].values()
+        if np.mean([c["model"] - c["input"] for c in pans]) >= -0.5:  # keeps sharp frames of fast motion
+            score[name] = np.mean([c["model"] for c in clips])
     assert ks.default_preset() == max(score, key=score.get), score
 
 
@@ -363,6 +370,37 @@ def test_fast_pans_count_in_the_choice_of_the_default(tmp_path, monkeypatch, tra
     assert preset.choose_default(lambda line: None) == "b"
     with open(shipped / presets.DEFAULT_FILE) as f:
         assert "and the fast pans" in json.load(f)["why"]
+
+
+def test_a_preset_that_damages_fast_pans_is_not_the_default_while_another_keeps_them(tmp_path, monkeypatch,
+                                                                                    trained_tiny_spn):
+    """Gaining 1 dB on every held-out clip outweighs losing 1 dB on the pans in the mean, but a
+    default that costs 1 dB on sharp frames of fast motion costs it on most video."""
+    from training import fast_pans, preset
+
+    shipped = tmp_path / "presets"
+    shipped.mkdir()
+
+    def save(name, photo_gain, pan_gain):
+        rows = {f"clip{i}": {"input": 30.0, "model": 30.0 + photo_gain} for i in range(24)}
+        pans = {f"pan{i}": {"input": 35.0, "model": 35.0 + pan_gain} for i in range(10)}
+        presets.save_preset(trained_tiny_spn[0], str(shipped / name), {"description": name, "evaluation": {
+            "held_out_data": "set-v2", "held_out_photos": {"rgb": {"model": {"psnr": 30.0 + photo_gain},
+                                                                   "per_clip": rows}},
+            "fast_pans": {"protocol": fast_pans.PROTOCOL, "rgb": {"per_clip": pans}}}})
+
+    save("strong", 1.0, -1.0)
+    save("careful", 0.1, -0.1)
+    monkeypatch.setattr(presets, "PRESETS_DIR", str(shipped))
+    scores = {n: preset.default_score(presets.metadata(n)["evaluation"])[1] for n in ("strong", "careful")}
+    assert scores["strong"] > scores["careful"]
+    lines = []
+    assert preset.choose_default(lines.append) == "careful"
+    with open(shipped / presets.DEFAULT_FILE) as f:
+        assert "not eligible, losing more than 0.5 dB on the fast pans: strong -1.00 dB" in json.load(f)["why"]
+    assert any("strong" in line and "fast pans" in line for line in lines)
+    save("careful", 0.1, -0.6)  # now none keeps within the limit: the mean decides again
+    assert preset.choose_default(lambda line: None) == "strong"
 
 
 def test_fast_pans_measure_the_centre_frame_of_each_clip():

@@ -5,8 +5,9 @@
     python -m training.preset --measure spn      # measure a preset again (a new held-out set)
 
 Takes the run's best weights (`best.weights.h5`, else its final model or
-newest checkpoint), stores them as a float16 preset (config.json, weights.h5,
-metadata.json) and measures, in the same command:
+newest checkpoint; for a `training.fit_jax` run, its result `weights.h5`), stores
+them as a float16 preset (config.json, weights.h5, metadata.json) and measures,
+in the same command:
 
 - storage parity: the float16-stored preset against the trained float32
   weights (PSNR of the outputs on the held-out clips);
@@ -41,12 +42,14 @@ import numpy as np
 from keras_spgan import cli
 from keras_spgan.errors import ConfigError
 from keras_spgan.presets import steps_to_best
-from training import fast_pans
+from training import fast_pans, fit_jax
 
 DESCRIPTIONS = {
     "spn": "SPN (1-3-5), the paper's full-size generator: the mean of the SPGAN generator's weights and those of "
            "its fine-tune with the PSNR loss on hand-held clips made from photos",
     "spgan": "SPGAN: the SPN fine-tuned against the gradient-space discriminator",
+    "spn_strong": "SPN (1-3-5) trained on one GPU (training.fit_jax, batch 64) from spn, then fine-tuned with the "
+                  "PSNR loss: deblurs camera shake far more than spn, and ghosts on sharp frames of fast motion",
 }
 
 
@@ -73,6 +76,8 @@ def load_trained(run):
         load_training_weights,
     )
 
+    if fit_jax.is_run(run):  # a GPU run of training.fit_jax: its config and result, read here in float32
+        return fit_jax.load_spn(run), os.path.join(run, fit_jax.RESULT_FILE)
     model = load_model(run)
     source = run
     best = os.path.join(run, "best.weights.h5")
@@ -146,6 +151,8 @@ def training_record(run):
     from keras_spgan import presets
     from keras_spgan.models.loading import checkpoint_paths, split_checkpoint
 
+    if fit_jax.is_run(run):
+        return jax_training_record(run)
     averaged = read_average(run)
     if averaged is not None:  # training.average's folder: the records of the models it averaged
         steps = max(steps_to_best(m["training"]) for m in averaged["models"])
@@ -186,6 +193,29 @@ def training_record(run):
         earlier = presets.metadata(init_from).get("training", {})
         record["started_from"] = {"preset": init_from, "steps": steps_to_best(earlier), "run": earlier}
         record["total_steps"] = steps_to_best(earlier) + record["steps"]
+    return record
+
+
+def jax_training_record(run):
+    """A training.fit_jax run's record, with the run or preset it started from (and their steps)."""
+    from keras_spgan import presets
+
+    recorded = fit_jax.read_run(run)
+    config = recorded["config"]
+    record = {"trainer": "training.fit_jax", "config": config, "command": recorded["command"],
+              "steps": recorded["steps"], "best_step": recorded["steps"],  # the result is the last step's average
+              "held_out_y_psnr_db": {"input": recorded["input_psnr"], "curve": recorded["curve"]},
+              "set_sha256": recorded["set_sha256"], "device": recorded["device"],
+              "steps_per_s": recorded["steps_per_s"], "jax": recorded["jax"], "keras": recorded["keras"]}
+    init_from = config["init_from"]
+    if fit_jax.is_run(init_from):
+        earlier = jax_training_record(init_from)
+        record["started_from"] = {"run_dir": init_from, "steps": steps_to_best(earlier), "run": earlier}
+    elif init_from != "none" and presets.is_preset(init_from):
+        earlier = presets.metadata(init_from).get("training", {})
+        record["started_from"] = {"preset": init_from, "steps": steps_to_best(earlier), "run": earlier}
+    if "started_from" in record:
+        record["total_steps"] = record["started_from"]["steps"] + record["steps"]
     return record
 
 
@@ -233,6 +263,23 @@ def default_score(evaluation):
     return clips, float(np.mean(values))
 
 
+# The default restores whatever a user gives it, and most video is sharp frames of fast motion:
+# a preset that loses more than this on the fast pans (mean RGB PSNR gain, dB) becomes the default
+# only if every preset does. Measured: models that deblur strongly by reading blur off the motion
+# between frames (spn_strong, 2026-12-04: fast pans -2.05 dB, held-out photo clips +1.40) lose 2-4 dB
+# on real footage of fast motion (benchmarks/real_footage.py, bikes: -3.78 / -1.88 at mild / medium
+# shake), however much they gain elsewhere.
+FAST_PAN_LIMIT_DB = -0.5
+
+
+def fast_pan_gain(evaluation):
+    """The mean RGB PSNR gain on the fast pans of a preset's "evaluation" (None if not measured)."""
+    pans = evaluation.get("fast_pans")
+    if not pans:
+        return None
+    return float(np.mean([row["model"] - row["input"] for row in pans["rgb"]["per_clip"].values()]))
+
+
 def _describe(clips):
     data, pans = clips
     return f"{data}" + (" and the fast pans" if pans else "")
@@ -240,17 +287,19 @@ def _describe(clips):
 
 def choose_default(log):
     """default.json: the shipped preset with the best `default_score`, among the presets measured
-    on the clips that most of them were measured on (numbers on other clips do not compare)."""
+    on the clips that most of them were measured on (numbers on other clips do not compare) and
+    that lose at most FAST_PAN_LIMIT_DB on the fast pans (all of them, if none does)."""
     from keras_spgan import presets
     from keras_spgan.data import training_set
     from keras_spgan.files import write_json
 
-    by_clips = {}
+    by_clips, pan_gains = {}, {}
     for name in presets.list_presets():
         evaluation = presets.metadata(name).get("evaluation", {})
         if "rgb" in evaluation.get("held_out_photos", {}):
             clips, score = default_score(evaluation)
             by_clips.setdefault(clips, {})[name] = score
+            pan_gains[name] = fast_pan_gain(evaluation)
     if not by_clips:
         return None
     current = os.path.basename(training_set.default_path(training_set.default_args()))  # builtin:stills, built or not
@@ -261,13 +310,17 @@ def choose_default(log):
         if other != clips:
             log(f"not compared (measured on other held-out clips, {_describe(other)}): {', '.join(group)}; "
                 f"measure them again with --measure")
-    best = max(scores, key=scores.get)
+    excluded = {n: pan_gains[n] for n in scores if pan_gains[n] is not None and pan_gains[n] < FAST_PAN_LIMIT_DB}
+    eligible = {n: v for n, v in scores.items() if n not in excluded} or scores
+    best = max(eligible, key=eligible.get)
     others = ", ".join(f"{n} {v:.2f} dB" for n, v in scores.items() if n != best) or "no other preset measured there"
     what = "RGB PSNR on the held-out photo clips" + (" and the fast pans" if clips[1] else "")
-    write_json(os.path.join(presets.PRESETS_DIR, presets.DEFAULT_FILE), {
-        "preset": best,
-        "why": f"best mean {what} ({clips[0]}): {best} {scores[best]:.2f} dB ({others})",
-    })
+    why = f"best mean {what} ({clips[0]}): {best} {scores[best]:.2f} dB ({others})"
+    if excluded and len(eligible) < len(scores):
+        why = (f"{why}; not eligible, losing more than {-FAST_PAN_LIMIT_DB:g} dB on the fast pans: "
+               + ", ".join(f"{n} {g:+.2f} dB" for n, g in excluded.items()))
+        log(f"not the default (fast pans below {FAST_PAN_LIMIT_DB:g} dB): {', '.join(excluded)}")
+    write_json(os.path.join(presets.PRESETS_DIR, presets.DEFAULT_FILE), {"preset": best, "why": why})
     log(f"default preset: {best}")
     return best
 
@@ -285,7 +338,7 @@ def training_data(run, log):
             photos.update({p["name"]: p for p in m["training_data"].get("photos", [])})
         return {"dataset": [m["training_data"].get("dataset") for m in averaged["models"]],
                 "averaged": [m["training_data"] for m in averaged["models"]], "photos": list(photos.values())}
-    run_json = os.path.join(run, "run.json")
+    run_json = os.path.join(run, "run.json") if os.path.isdir(run) else ""
     if not os.path.isfile(run_json):
         log(f"training data: {run} has no run.json; not recorded")
         return {"dataset": None}
@@ -359,11 +412,27 @@ def measure_again(args, log=print):
 def recipe(args):
     """The commands that rebuild the preset's weights: the run's flagfile, then, for
     training.average's folder, the averaging command."""
+    if fit_jax.is_run(args.run):
+        return " && ".join(jax_commands(args.run))
     commands = [f"python -m training.fit --flagfile {args.recipe}"] if args.recipe else []
+    run_json = os.path.join(args.run, "run.json") if os.path.isdir(args.run) else ""
+    if commands and os.path.isfile(run_json):  # a fine-tune of a fit_jax run: that run's commands first
+        with open(run_json) as f:
+            commands = jax_commands(json.load(f)["config"].get("init_from") or "") + commands
     averaged = read_average(args.run)
     if averaged is not None and averaged.get("command"):
         commands.append(averaged["command"])
     return " && ".join(commands) or None
+
+
+def jax_commands(run):
+    """The commands of every training.fit_jax stage behind `run`, the first first ([] for another run)."""
+    commands = []
+    while fit_jax.is_run(run):
+        recorded = fit_jax.read_run(run)
+        commands.insert(0, recorded["command"])
+        run = recorded["config"]["init_from"]
+    return commands
 
 
 def make_preset(args, log=print):

@@ -160,7 +160,7 @@ def _write_clip(root, name, blurry, sharp):
             write_rgb(path, frame)  # checked: a full disk is an OSError (then an OutputError)
 
 
-def _plan(train, test, args):
+def plan_clips(train, test, args):
     """[(clip name, source, object pool, fixed blur or None, seed)] in a fixed order."""
     plan = []
     photos = [s for s in train if not s[0].startswith("procedural_")] or train
@@ -176,29 +176,37 @@ def _plan(train, test, args):
     return plan
 
 
+def render(entry, args):
+    """One clip of `plan_clips`: (blurry, sharp uint8 frames (T, H, W, 3), its clips.json record).
+
+    Every clip draws from its own seed, so clips can be rendered in any order or in parallel
+    (training/fit_jax.py renders the set in memory on many cores) and still be these bytes."""
+    name, source, pool, blur, seed, split = entry
+    rng = np.random.default_rng(seed)
+    params = camera.draw_params(rng, max_blur=args.max_blur, blur=blur, hand_jitter=args.hand_jitter,
+                                jitter_rng=np.random.default_rng([*seed, 7]), noisy=args.noisy_share,
+                                compressed=args.compressed_share, srgb_blur=args.srgb_blur_share,
+                                short_shutter=args.short_shutter,
+                                short_shutter_motion=args.short_shutter_motion)
+    objects = [p[1] for p in pool if p[0] != source[0]] or [source[1]]
+    blurry, sharp, params = camera.render_clip(source[1], rng, params, args.frames, tuple(args.size), objects,
+                                               keep_brightness=args.keep_brightness, target=args.target)
+    record = {"source": source[0], "split": split, **vars(params)}
+    for key in _NEWER_FIELDS[_version(args)]:
+        del record[key]  # an older version's records, byte for byte
+    return blurry, sharp, record
+
+
 def build(target, args, log=print):
     """Writes the training set into `target` (which must not exist)."""
     train, test = gather_sources(args)
-    plan = _plan(train, test, args)
+    plan = plan_clips(train, test, args)
     os.makedirs(target)
     progress = ProgressLine(len(plan), unit="clips")
-    newer_fields = _NEWER_FIELDS[_version(args)]
     records = {}
-    for number, (name, source, pool, blur, seed, split) in enumerate(plan, start=1):
-        rng = np.random.default_rng(seed)
-        params = camera.draw_params(rng, max_blur=args.max_blur, blur=blur, hand_jitter=args.hand_jitter,
-                                    jitter_rng=np.random.default_rng([*seed, 7]), noisy=args.noisy_share,
-                                    compressed=args.compressed_share, srgb_blur=args.srgb_blur_share,
-                                    short_shutter=args.short_shutter,
-                                    short_shutter_motion=args.short_shutter_motion)
-        objects = [p[1] for p in pool if p[0] != source[0]] or [source[1]]
-        blurry, sharp, params = camera.render_clip(source[1], rng, params, args.frames, tuple(args.size), objects,
-                                                   keep_brightness=args.keep_brightness, target=args.target)
-        _write_clip(target, name, blurry, sharp)
-        record = {"source": source[0], "split": split, **vars(params)}
-        for key in newer_fields:
-            del record[key]  # an older version's records, byte for byte
-        records[name] = record
+    for entry in plan:
+        blurry, sharp, records[entry[0]] = render(entry, args)
+        _write_clip(target, entry[0], blurry, sharp)
         progress.update()
     progress.close()
     test_names = [n for n, r in records.items() if r["split"] == "test"]
