@@ -156,6 +156,21 @@ def test_the_budget_fits_the_steps_or_says_it_cannot():
         fit_jax.steps_for_budget(config, 300, 10.0, 560.0, 2.0)
 
 
+def test_the_spn_builds_and_runs_without_tensorflow():
+    """What the GPU machine has: JAX, no TensorFlow. Installed here, TensorFlow would load silently,
+    so the test asks whether anything imported it."""
+    pytest.importorskip("jax")
+    code = ("import sys, numpy as np; import training.fit_jax; from keras_spgan import presets; "
+            "from keras_spgan.archs.spn import SPN; from keras_spgan.archs.rgb import build_rgb_deblurrer; "
+            "spn = SPN(pyramid_filters=4, fusion_filters=8, num_res_blocks=1, synchronized_bn=False); "
+            "print(spn(np.zeros((1, 5, 8, 8, 1), 'float32')).shape, 'tensorflow' in sys.modules)")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-5:] == ["(1,", "8,", "8,", "1)", "False"], result.stdout
+
+
 def test_it_refuses_another_backend(monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     with pytest.raises(SystemExit, match="KERAS_BACKEND=jax"):
