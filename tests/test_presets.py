@@ -272,6 +272,23 @@ def test_the_preset_record_counts_every_stage_behind_the_shipped_weights(tmp_pat
     assert third["total_steps"] == 2500 + 1000 + 600 and steps_to_best(third) == 2500 + 1000 + 400
 
 
+def test_a_checkpoint_given_as_the_run_records_that_step(tmp_path):
+    """`training.preset --run RUN/checkpoints/ckpt-N`: that checkpoint's weights, not the run's best."""
+    from training.preset import recipe, steps_to_best, training_data, training_record
+
+    run = _fake_run(tmp_path / "gan", "spn", steps=2500, best_step=500)
+    checkpoint = os.path.join(run, "checkpoints", "ckpt-000001000")
+    os.makedirs(checkpoint)
+    record = training_record(checkpoint)
+    before = steps_to_best(presets.metadata("spn")["training"])
+    assert (record["steps"], record["best_step"], record["checkpoint"]) == (1000, 1000, checkpoint)
+    assert record["total_steps"] == before + 1000 and steps_to_best(record) == before + 1000
+    assert training_data(checkpoint, lambda line: None) == training_data(run, lambda line: None)
+    args = type("Args", (), {"run": checkpoint, "recipe": "mine.flags", "name": "mine"})()
+    assert recipe(args) == (f"python -m training.fit --flagfile mine.flags && "
+                            f"python -m training.preset --run {checkpoint} --name mine")
+
+
 def test_a_run_becomes_a_preset_folder_measured_on_the_held_out_data_given(tmp_path, trained_tiny_spn):
     from keras_spgan.data import load_clips, training_set
     from tests.test_training_set import _args as stills_args

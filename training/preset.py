@@ -5,7 +5,8 @@
     python -m training.preset --measure spn      # measure a preset again (a new held-out set)
 
 Takes the run's best weights (`best.weights.h5`, else its final model or
-newest checkpoint; for a `training.fit_jax` run, its result `weights.h5`), stores
+newest checkpoint; a checkpoint `RUN/checkpoints/ckpt-N` given as --run, its weights,
+the average under --ema; for a `training.fit_jax` run, its result `weights.h5`), stores
 them as a float16 preset (config.json, weights.h5, metadata.json) and measures,
 in the same command:
 
@@ -153,6 +154,13 @@ def training_record(run):
 
     if fit_jax.is_run(run):
         return jax_training_record(run)
+    checkpoint = split_checkpoint(run)
+    if checkpoint:  # one checkpoint of a run (its average under --ema): the run's record, that step's weights
+        record = training_record(checkpoint[0])
+        if "total_steps" in record:
+            record["total_steps"] += checkpoint[1] - record["steps"]
+        record.update(checkpoint=run, steps=checkpoint[1], best_step=checkpoint[1])
+        return record
     averaged = read_average(run)
     if averaged is not None:  # training.average's folder: the records of the models it averaged
         steps = max(steps_to_best(m["training"]) for m in averaged["models"])
@@ -331,6 +339,10 @@ def training_data(run, log):
     resolved folder are resolved now (a builtin: name built since is the same set)."""
     from keras_spgan.data import builtin, resolve_data_dir
 
+    from keras_spgan.models.loading import split_checkpoint
+
+    if split_checkpoint(run):  # one checkpoint of a run: the run's set
+        return training_data(split_checkpoint(run)[0], log)
     averaged = read_average(run)
     if averaged is not None:  # the sets of the models averaged; the photos of all of them
         photos = {}
@@ -414,11 +426,17 @@ def recipe(args):
     training.average's folder, the averaging command."""
     if fit_jax.is_run(args.run):
         return " && ".join(jax_commands(args.run))
+    from keras_spgan.models.loading import split_checkpoint
+
     commands = [f"python -m training.fit --flagfile {args.recipe}"] if args.recipe else []
-    run_json = os.path.join(args.run, "run.json") if os.path.isdir(args.run) else ""
+    checkpoint = split_checkpoint(args.run)
+    run = checkpoint[0] if checkpoint else args.run
+    run_json = os.path.join(run, "run.json") if os.path.isdir(run) else ""
     if commands and os.path.isfile(run_json):  # a fine-tune of a fit_jax run: that run's commands first
         with open(run_json) as f:
             commands = jax_commands(json.load(f)["config"].get("init_from") or "") + commands
+    if commands and checkpoint:  # the preset is that checkpoint's weights, not the run's best
+        commands.append(f"python -m training.preset --run {args.run} --name {args.name}")
     averaged = read_average(args.run)
     if averaged is not None and averaged.get("command"):
         commands.append(averaged["command"])
