@@ -28,6 +28,7 @@ import numpy as np
 
 from keras_spgan import cli
 from keras_spgan.errors import ConfigError
+from training import fit_jax
 
 # Config entries that may differ between models of one architecture (load_trained already sets
 # synchronized_bn and frame_size alike and builds every model in float32).
@@ -67,19 +68,13 @@ def average_spns(spns, weights):
 def source_record(model, log):
     """What a model to average was trained on and how long: a preset's metadata, or a run's record."""
     from keras_spgan import presets
-    from keras_spgan.models.loading import split_checkpoint
     from training.preset import training_data, training_record
 
-    if presets.is_preset(model):
+    if presets.is_preset(model) and not fit_jax.is_run(model):
         meta = presets.metadata(model)
         return {"model": model, "preset": True, "training": meta.get("training", {}),
                 "training_data": meta.get("training_data", {})}
-    checkpoint = split_checkpoint(model)
-    if checkpoint:  # one checkpoint of a run (its average under --ema): the run's record
-        run, step = checkpoint
-        record = training_record(run)
-        record.update(checkpoint=model, best_step=step)  # the weights are that step's
-        return {"model": model, "training": record, "training_data": training_data(run, log)}
+    # a run, one checkpoint of a run (its average under --ema: the run's record at that step) or a fit_jax run
     return {"model": model, "training": training_record(model), "training_data": training_data(model, log)}
 
 

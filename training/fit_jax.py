@@ -44,17 +44,18 @@ import time
 
 import numpy as np
 
+from keras_spgan import presets
 from keras_spgan.data import training_set
 from keras_spgan.files import write_json
 
 LOSSES = ("mse", "psnr")
 RUN_FILE = "run.json"
-CONFIG_FILE = "config.json"
 # A run's result is the moving average at its last step, under the presets' file names: the run
 # folder is a preset folder, so it works as `--model`, `--init_from` and `training.average` input
 # as it is. weights-last.h5 holds the raw weights, weights-best.h5 the best average seen on the
 # held-out clips (kept for a run that ended worse than it was).
-RESULT_FILE = "weights.h5"
+CONFIG_FILE = presets.CONFIG_FILE
+RESULT_FILE = presets.WEIGHTS_FILE
 
 
 def is_run(folder):
@@ -131,13 +132,10 @@ def parse_args(argv=None):
         parser.error(f"--steps ({config.steps}) must be more than --warmup_steps ({config.warmup_steps})")
     if config.spn_config and config.init_from != "none":
         parser.error("--spn_config builds a new network: it needs --init_from none")
-    if config.init_from != "none" and not is_run(config.init_from):
-        from keras_spgan import presets
-
-        if not presets.is_preset(config.init_from):
-            names = ", ".join(presets.list_presets()) or "none in this install"
-            parser.error(f"--init_from {config.init_from}: not a preset name, a preset folder nor a run of this "
-                         f"trainer (presets: {names}); --init_from none trains from scratch")
+    if config.init_from != "none" and not presets.is_preset(config.init_from):  # a run's folder is one too
+        names = ", ".join(presets.list_presets()) or "none in this install"
+        parser.error(f"--init_from {config.init_from}: not a preset name, a preset folder nor a run of this "
+                     f"trainer (presets: {names}); --init_from none trains from scratch")
     if os.path.exists(os.path.join(config.out, RUN_FILE)):
         parser.error(f"--out {config.out} holds a finished run already; this trainer does not resume: "
                      f"give another folder (--init_from {config.out} continues from its result)")
@@ -212,21 +210,15 @@ def load_spn(source):
     """An SPN with the weights of a preset (name or folder) or of a run of this trainer (its result)."""
     import keras
 
-    from keras_spgan import presets
     from keras_spgan.archs.spn import SPN  # noqa: F401 (registers the class for deserialization)
 
-    if is_run(source):
-        config_path, weights_path = os.path.join(source, CONFIG_FILE), os.path.join(source, RESULT_FILE)
-    else:
-        folder = presets.preset_dir(source)
-        config_path = os.path.join(folder, presets.CONFIG_FILE)
-        weights_path = os.path.join(folder, presets.WEIGHTS_FILE)
-    with open(config_path) as f:
+    folder = presets.preset_dir(source)  # a run's folder is a preset folder
+    with open(os.path.join(folder, presets.CONFIG_FILE)) as f:
         spn_config = json.load(f)
     spn_config["config"]["synchronized_bn"] = False
     spn_config["config"].pop("dtype", None)  # the policy in force decides
     spn = keras.saving.deserialize_keras_object(spn_config)
-    spn.set_weights(presets.read_weights(weights_path, spn))
+    spn.set_weights(presets.read_weights(os.path.join(folder, presets.WEIGHTS_FILE), spn))
     return spn
 
 
@@ -348,8 +340,6 @@ def input_psnr(windows, targets, num_frames):
 def save_weights(model, trainable, non_trainable, path):
     """The presets' float16 weights file (model.weights order, which interleaves BatchNorm's
     trainable and moving statistics), written under a temporary name and renamed."""
-    from keras_spgan import presets
-
     for variables, values in ((model.trainable_variables, trainable), (model.non_trainable_variables, non_trainable)):
         for variable, value in zip(variables, values, strict=True):
             variable.assign(np.asarray(value, np.float32))

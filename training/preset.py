@@ -338,11 +338,11 @@ def training_data(run, log):
     (photos and licences, clip counts) where it has one. Runs from before run.json recorded the
     resolved folder are resolved now (a builtin: name built since is the same set)."""
     from keras_spgan.data import builtin, resolve_data_dir
-
     from keras_spgan.models.loading import split_checkpoint
 
-    if split_checkpoint(run):  # one checkpoint of a run: the run's set
-        return training_data(split_checkpoint(run)[0], log)
+    checkpoint = split_checkpoint(run)
+    if checkpoint:  # one checkpoint of a run: the run's set
+        return training_data(checkpoint[0], log)
     averaged = read_average(run)
     if averaged is not None:  # the sets of the models averaged; the photos of all of them
         photos = {}
