@@ -138,4 +138,9 @@ def write_checked(spn, source, out, conversion, overwrite=False, log=print):
                   "spn": spn.get_config(), "parity": rows}
         inside = conversion.sidecar_in_folder
         write_json(os.path.join(partial, inside) if inside else sidecar_path(out), report)
+    if getattr(spn, "alignment", "none") != "none":
+        # Alignment runs outside the network (keras_spgan.align): whoever feeds the export must align.
+        log(f"note: this model takes windows aligned by {spn.alignment} ({spn.alignment} in its report); "
+            "keras-spgan deblur / evaluate read the report and align, a client of a server must "
+            f"(keras-spgan client deblur --alignment {spn.alignment}, or keras_spgan.align.align_window)")
     return report

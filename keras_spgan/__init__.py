@@ -22,7 +22,7 @@ _PUBLIC = {
     "deblur_frames": "keras_spgan.inference.stream",
     "PresetError": "keras_spgan.presets", "default_preset": "keras_spgan.presets",
     "from_preset": "keras_spgan.presets", "list_presets": "keras_spgan.presets",
-    "KerasSpganError": "keras_spgan.errors",
+    "KerasSpganError": "keras_spgan.errors", "align_window": "keras_spgan.align",
 }
 _SUBMODULES = ("colour", "losses", "metrics")
 
@@ -42,7 +42,7 @@ def __getattr__(name):
         _check_backend()
         return importlib.import_module(f"keras_spgan.{name}")
     if name in _PUBLIC:
-        if _PUBLIC[name] != "keras_spgan.errors":
+        if _PUBLIC[name] not in ("keras_spgan.errors", "keras_spgan.align"):  # these need no TensorFlow
             _check_backend()
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
         globals()[name] = value  # later lookups skip this function

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from keras_spgan import cli
+from keras_spgan.align import ALIGNMENTS, check_alignment
 from keras_spgan.data.frames import FrameError
 from keras_spgan.errors import ConfigError
 from keras_spgan.inference.video_io import FOURCC, FrameSink, FrameSource, is_video_path
@@ -100,9 +101,12 @@ class _Writer:
 
 
 def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=64, side_by_side=False, fps=None,
-                 overwrite=False, progress=True, precision="float32", in_flight=1, self_ensemble=False):
+                 overwrite=False, progress=True, precision="float32", in_flight=1, self_ensemble=False,
+                 alignment=None):
     """Deblurs the video or frame folder `in_path` into `out_path` (see the module docstring)
     with `model`: a preset name or path (None: the default preset), a Runner or a Keras SPN.
+    `alignment`: None aligns the windows as the model was trained; "flow" / "none" force it
+    (an exported model does not know how it was trained: pass "flow" for an aligned preset's).
 
     Returns a summary: frames, size, fps, seconds, frames per second, and notes
     on converted input (grey, RGBA or 16-bit frames).
@@ -112,6 +116,7 @@ def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=6
     check_paths(in_path, out_path, overwrite)
     source = FrameSource(in_path)
     runner = as_runner(model, precision, self_ensemble)
+    alignment = getattr(runner, "alignment", "none") if alignment is None else check_alignment(alignment, "alignment")
     height, width = source.size
     fps = fps or source.fps or 30.0
     names = source.names if not is_video_path(out_path) else None
@@ -122,7 +127,7 @@ def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=6
     start = time.time()
     try:
         for blurry, sharp in deblur_pairs(source, runner, batch=batch, tile=tile, overlap=overlap,
-                                          in_flight=in_flight):
+                                          in_flight=in_flight, alignment=alignment):
             writer.put(np.concatenate([blurry, sharp], axis=1) if side_by_side else sharp)
         writer.finish()
         if sink.count == 0:
@@ -137,7 +142,8 @@ def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=6
     seconds = time.time() - start
     return {
         "input": in_path, "output": out_path, "model": getattr(runner, "source", None), "backend": runner.kind,
-        "frames": sink.count, "size": list(out_size), "input_size": [height, width], "fps": fps, "seconds": seconds,
+        "alignment": alignment, "frames": sink.count, "size": list(out_size), "input_size": [height, width],
+        "fps": fps, "seconds": seconds,
         "frames_per_second": sink.count / seconds if seconds else None, "notes": list(source.notes),
     }
 
@@ -154,6 +160,10 @@ def add_arguments(p):
                    help="Keras models: bfloat16 is about 2x faster on CPUs with AVX512-BF16, float16 on GPUs")
     p.add_argument("--self_ensemble", action="store_true",
                    help="average the outputs of the four flips of every window: 4x slower, fewer invented details")
+    p.add_argument("--alignment", choices=ALIGNMENTS, default=None,
+                   help="warp each window's frames onto its centre frame by optical flow before the model (flow) or "
+                        "not (none); default: as the model was trained (Keras models and presets know; give flow "
+                        "for an exported model of a preset trained aligned)")
     p.add_argument("--side_by_side", action="store_true", help="write input | output side by side")
     p.add_argument("--fps", type=float, default=None, help="output fps (default: the input's, or 30 for frames)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
@@ -173,7 +183,7 @@ def run(args):
         summary = deblur_video(args.input, args.output, args.model, batch=args.batch, tile=args.tile or None,
                                overlap=args.overlap, side_by_side=args.side_by_side, fps=args.fps,
                                overwrite=args.overwrite, progress=not args.quiet, precision=args.precision,
-                               self_ensemble=args.self_ensemble)
+                               self_ensemble=args.self_ensemble, alignment=args.alignment)
     except (ModelLoadError, PresetError) as error:
         raise ConfigError("model", str(error)) from None
     except KeyboardInterrupt:
@@ -182,7 +192,8 @@ def run(args):
     for note in summary["notes"]:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {summary['output']}: {summary['frames']} frames of {summary['size'][1]}x{summary['size'][0]} "
-          f"at {summary['fps']:g} fps ({summary['frames_per_second']:.2f} frames/s, {summary['backend']})")
+          f"at {summary['fps']:g} fps ({summary['frames_per_second']:.2f} frames/s, {summary['backend']}"
+          f"{', windows aligned by optical flow' if summary['alignment'] == 'flow' else ''})")
     return 0
 
 

@@ -20,6 +20,7 @@ import urllib.request
 
 import numpy as np
 
+from keras_spgan.align import ALIGNMENTS
 from keras_spgan.data.frames import to_uint8
 from keras_spgan.errors import ConfigError, KerasSpganError
 
@@ -218,8 +219,8 @@ def deblur_command(args):
         raise ConfigError(flag, f"{address}: cannot reach it ({error.reason})") from None
     except ServingClientError as error:
         raise ConfigError(flag, f"{address}: {error}") from None
-    summary = deblur_video(args.input, args.output, runner, batch=args.batch,
-                           overwrite=args.overwrite, progress=not args.quiet, in_flight=args.in_flight)
+    summary = deblur_video(args.input, args.output, runner, batch=args.batch, overwrite=args.overwrite,
+                           progress=not args.quiet, in_flight=args.in_flight, alignment=args.alignment)
     print(f"wrote {summary['output']}: {summary['frames']} frames ({summary['frames_per_second']:.2f} frames/s)")
     return 0
 
@@ -236,6 +237,10 @@ def add_arguments(p):
     d.add_argument("--label", default=None)
     d.add_argument("--batch", type=int, default=2, help="windows per request")
     d.add_argument("--in_flight", type=int, default=2, help="requests sent concurrently")
+    d.add_argument("--alignment", choices=ALIGNMENTS, default="none",
+                   help="flow: warp each window's frames onto its centre frame before sending it, as models of "
+                        "presets trained on aligned windows need (their export's report says \"alignment\": "
+                        "\"flow\"; a server cannot tell)")
     d.add_argument("--timeout", type=float, default=120.0)
     d.add_argument("--retries", type=int, default=3)
     d.add_argument("--overwrite", action="store_true")

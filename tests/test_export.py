@@ -268,7 +268,7 @@ def test_evaluate_measures_exported_models_like_the_keras_one(trained, tmp_path)
     def flags(models):
         return types.SimpleNamespace(model=models, data_dir=str(root), data_format=None, split="test",
                                      metric_space="y", crop_border=0, frames="all", output=[], progress=False,
-                                     self_ensemble=False)
+                                     self_ensemble=False, alignment=None)
 
     out = tmp_path / "t.json"
     run = flags([path, saved, str(tmp_path / "spn.tflite")])

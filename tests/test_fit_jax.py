@@ -133,6 +133,8 @@ def test_the_rendered_set_does_not_depend_on_the_number_of_workers():
     (["--out", "x", "--steps", "300"], "must be more than --warmup_steps"),
     (["--out", "x", "--steps", "1000", "--init_from", "nowhere"], "--init_from nowhere: not a preset name"),
     (["--out", "x", "--steps", "1000", "--spn_config", "{}"], "--spn_config builds a new network"),
+    (["--out", "x", "--steps", "1000", "--init_from", "none", "--spn_config", '{"alignment": "flow"}'],
+     "takes them aligned by 'flow'"),
 ])
 def test_bad_flags_are_named(args, message, capsys):
     with pytest.raises(SystemExit):

@@ -225,7 +225,7 @@ def _psnr_y(a, b):
 
 def evaluate_flags(**overrides):
     values = dict(model=["input"], data_dir=None, data_format=None, split="test", metric_space="y", crop_border=0,
-                  frames="all", output=[], progress=False, self_ensemble=False)
+                  frames="all", output=[], progress=False, self_ensemble=False, alignment=None)
     values.update(overrides)
     return types.SimpleNamespace(**values)
 

@@ -448,3 +448,20 @@ def test_image_summaries_show_what_the_average_restores(tmp_path):
         average_out = np.clip(np.array(model(blurry, training=False))[..., 0], 0, 1)
     assert np.abs(restored - average_out).max() <= 1.01 / 255
     assert np.abs(restored - np.clip(raw_out, 0, 1)).max() > 4 / 255
+
+
+def test_a_run_started_from_another_network_resumes_that_network(tmp_path):
+    """--init_from a network whose config the flags do not repeat (a resize up-sampling, one
+    residual block): the resumed run builds what its checkpoint holds, not the flags' default."""
+    from keras_spgan import build_spn
+
+    init = str(tmp_path / "init.keras")
+    build_spn(**{**TINY_SPN, "num_res_blocks": 1}, upsampling="resize").save(init)
+    flags = dict(spn_config={}, init_from=init)
+    straight = train(tmp_path / "straight", steps=4, **flags)
+    train(tmp_path / "resumed", steps=2, **flags)
+    resumed = train(tmp_path / "resumed", steps=4, **flags)
+    assert resumed.resumed_from == 2
+    config = resumed.model.get_config()
+    assert config["num_res_blocks"] == 1 and config["upsampling"] == "resize"
+    assert_same_weights(straight.model, resumed.model, atol=1e-5)

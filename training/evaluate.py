@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 from keras_spgan import cli
+from keras_spgan.align import ALIGNMENTS
 from keras_spgan.flags import add_bool
 from keras_spgan.progress import ProgressLine
 from keras_spgan.files import atomic_output
@@ -47,10 +48,11 @@ def frame_indices(clip, frames):
     return list(range(clip.num_frames)) if frames == "all" else dbn30_indices(clip.num_frames, clip.folder)
 
 
-def restored_frames(model, clip):
+def restored_frames(model, clip, alignment=None):
     """(restored, sharp) RGB uint8 frames of `clip`, in order, through the same reader, windows,
     runner and 8-bit rounding that `keras-spgan deblur` writes with (keras_spgan.inference.stream);
-    `model` is a runner or anything `as_runner` takes; None is the blurry input itself."""
+    `model` is a runner or anything `as_runner` takes; None is the blurry input itself.
+    `alignment`: as `deblur_pairs` (None: as the model was trained)."""
     from keras_spgan.data.frames import read_rgb
     from keras_spgan.inference.stream import deblur_pairs
 
@@ -58,17 +60,19 @@ def restored_frames(model, clip):
     sharp = (read_rgb(path) for path in clip.sharp)
     if model is None:
         return zip(blurry, sharp)
-    return ((restored, target) for (_, restored), target in zip(deblur_pairs(blurry, model), sharp))
+    pairs = deblur_pairs(blurry, model, alignment=alignment)
+    return ((restored, target) for (_, restored), target in zip(pairs, sharp))
 
 
-def evaluate_row(model, clips, *, metric_space="y", crop_border=0, frames="all", progress=None):
+def evaluate_row(model, clips, *, metric_space="y", crop_border=0, frames="all", progress=None, alignment=None):
     """{video: {"psnr", "ssim"}, ..., "average": {...}} for one model: an SPN, a runner
     (any exported form, see `keras_spgan.inference`) or None (the blurry input)."""
     return evaluate_rows(model, clips, metric_spaces=(metric_space,), crop_border=crop_border, frames=frames,
-                         progress=progress)[metric_space]
+                         progress=progress, alignment=alignment)[metric_space]
 
 
-def evaluate_rows(model, clips, *, metric_spaces=("y",), crop_border=0, frames="all", progress=None):
+def evaluate_rows(model, clips, *, metric_spaces=("y",), crop_border=0, frames="all", progress=None,
+                  alignment=None):
     """{space: row} as `evaluate_row` gives, for several metric spaces from one pass of the model."""
     from keras_spgan import metrics
     from keras_spgan.inference.stream import as_runner
@@ -78,7 +82,7 @@ def evaluate_rows(model, clips, *, metric_spaces=("y",), crop_border=0, frames="
     for clip in clips:
         wanted = set(frame_indices(clip, frames))
         values = {space: {"psnr": [], "ssim": []} for space in metric_spaces}
-        for index, (restored, sharp) in enumerate(restored_frames(runner, clip)):
+        for index, (restored, sharp) in enumerate(restored_frames(runner, clip, alignment)):
             if index not in wanted:
                 continue
             output = (restored[None].astype(np.float32) / 255.0)
@@ -244,11 +248,15 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
               "rows": {}}
     for name, model in zip(names, models):
         bar = ProgressLine(total, unit="frames") if FLAGS.progress else None
-        print(f"evaluating {name} on {len(clips)} videos", flush=True)
+        aligned = "" if model is None else (FLAGS.alignment or model.alignment)
+        print(f"evaluating {name} on {len(clips)} videos"
+              + (f" (windows aligned by {aligned})" if aligned not in ("", "none") else ""), flush=True)
         result["rows"][name] = evaluate_row(
             model, clips, metric_space=FLAGS.metric_space, crop_border=FLAGS.crop_border, frames=FLAGS.frames,
-            progress=(lambda b=bar: b.update()) if bar else None,
+            progress=(lambda b=bar: b.update()) if bar else None, alignment=FLAGS.alignment,
         )
+        if aligned:
+            result.setdefault("alignment", {})[name] = aligned
         if bar:
             bar.close()
     print(describe_protocol(result["protocol"]))
@@ -274,6 +282,9 @@ def add_arguments(parser):
     parser.add_argument("--frames", default="all", choices=FRAME_SETS, help="all frames, or DBN's 30 per video")
     parser.add_argument("--self_ensemble", action="store_true",
                         help="every model also with the self-ensemble (`deblur --self_ensemble`), as a row of its own")
+    parser.add_argument("--alignment", choices=ALIGNMENTS, default=None,
+                        help="align every window by optical flow (flow) or not (none) before each model; default: "
+                             "as each model was trained (`deblur --alignment`)")
     parser.add_argument("--output", action="append", default=[], metavar="FILE",
                         help="write the result to FILE.json (also .csv, .md); repeatable")
     add_bool(parser, "progress", True, "show a progress bar")

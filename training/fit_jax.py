@@ -107,6 +107,17 @@ class Config:
     spn_config: str = ""  # JSON overriding the initial model's config (only with --init_from none)
 
 
+def _alignment(config):
+    """The alignment (keras_spgan.align) of the network this run trains: its spn_config's or its init's."""
+    if config.init_from == "none":
+        try:
+            return json.loads(config.spn_config or "{}").get("alignment", "none")
+        except (ValueError, AttributeError):
+            return "none"  # SPN(...) names a malformed --spn_config when it builds
+    with open(os.path.join(presets.preset_dir(config.init_from), presets.CONFIG_FILE)) as f:
+        return json.load(f)["config"].get("alignment", "none")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.fit_jax", description=__doc__.split("\n\n")[0])
     for field in dataclasses.fields(Config):
@@ -136,6 +147,10 @@ def parse_args(argv=None):
         names = ", ".join(presets.list_presets()) or "none in this install"
         parser.error(f"--init_from {config.init_from}: not a preset name, a preset folder nor a run of this "
                      f"trainer (presets: {names}); --init_from none trains from scratch")
+    if _alignment(config) != "none":
+        parser.error(f"this trainer feeds windows as filmed, but the network takes them aligned by "
+                     f"{_alignment(config)!r} (its config's \"alignment\"): train it with training.fit, whose "
+                     "pipeline aligns them")
     if os.path.exists(os.path.join(config.out, RUN_FILE)):
         parser.error(f"--out {config.out} holds a finished run already; this trainer does not resume: "
                      f"give another folder (--init_from {config.out} continues from its result)")

@@ -105,7 +105,7 @@ def _train(config, strategy, log):
     if latest and config.init_from:
         log(f"resuming from {latest[1]}; --init_from {config.init_from} applies only to a new run")
         config = dataclasses.replace(config, init_from=None)
-    model = task.build_model(config, strategy)
+    model = task.build_model(config, strategy, resume_from=latest[1] if latest else None)
 
     plateau = None
     if not config.is_gan and config.plateau_patience and config.lr_schedule == "plateau":
@@ -140,7 +140,11 @@ def _train(config, strategy, log):
             "time": time.time(),
         }
 
-    val = task.val_dataset(config, data, strategy)
+    alignment = task.generator_of(model).alignment
+    if alignment != "none":
+        log(f"windows aligned onto their centre frames ({alignment}), in training and validation, as the model "
+            "will be run")
+    val = task.val_dataset(config, data, strategy, alignment)
     baseline = task.input_psnr(val) if val is not None else None
     if val is not None:
         # Not training.evaluate's protocol (every frame, whole, RGB output rounded to 8 bits):
@@ -194,7 +198,7 @@ def _train(config, strategy, log):
 
 def _fit(model, config, data, strategy, start_step, val, callbacks, **epochs):
     model.fit(
-        task.train_dataset(config, data, strategy, start_step),
+        task.train_dataset(config, data, strategy, start_step, task.generator_of(model).alignment),
         validation_data=val,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles; Keras would only warn

@@ -41,6 +41,7 @@ import sys
 import numpy as np
 
 from keras_spgan import cli
+from keras_spgan.align import ALIGNMENTS
 from keras_spgan.errors import ConfigError
 from keras_spgan.presets import steps_to_best
 from training import fast_pans, fit_jax
@@ -406,15 +407,31 @@ def measure_again(args, log=print):
 
     folder = presets.preset_dir(args.measure)
     meta = presets.metadata(folder)
-    meta["evaluation"] = evaluation(presets.from_preset(folder), resolve_data_dir(args.held_out), log)
+    with open(os.path.join(folder, presets.CONFIG_FILE)) as f:
+        config = json.load(f)
+    alignment = getattr(args, "alignment", None)
+    if alignment and alignment != config["config"].get("alignment", "none"):
+        # The same weights, fed otherwise: the record says so, and the recipe ends with this command.
+        meta["alignment_changed"] = {"from": config["config"].get("alignment", "none"), "to": alignment,
+                                     "date": datetime.date.today().isoformat(), "weights": "unchanged"}
+        config["config"]["alignment"] = alignment
+        meta["recipe"] = f"{meta.get('recipe', '')} && python -m training.preset --measure " \
+                         f"{meta.get('name', os.path.basename(folder))} --alignment {alignment}".lstrip(" &")
+    spn = presets.from_preset(folder)
+    if spn.alignment != config["config"].get("alignment", "none"):
+        from keras_spgan.archs.spn import SPN
+
+        aligned = SPN.from_config({**spn.get_config(), "alignment": config["config"]["alignment"]})
+        aligned.set_weights(spn.get_weights())
+        spn = aligned
+    meta["evaluation"] = evaluation(spn, resolve_data_dir(args.held_out), log)
     meta["evaluation"]["date"] = datetime.date.today().isoformat()
-    if args.out:
-        with atomic_output(args.out, overwrite=True) as partial:
-            shutil.copytree(folder, partial)
-            write_json(os.path.join(partial, presets.METADATA_FILE), meta)
-        folder = args.out
-    else:
-        write_json(os.path.join(folder, presets.METADATA_FILE), meta)
+    target = args.out or folder
+    with atomic_output(target, overwrite=True) as partial:  # the folder is replaced whole, or not at all
+        shutil.copytree(folder, partial, dirs_exist_ok=True)
+        write_json(os.path.join(partial, presets.CONFIG_FILE), config)
+        write_json(os.path.join(partial, presets.METADATA_FILE), meta)
+    folder = target
     log(f"measured {folder} again")
     if os.path.dirname(os.path.abspath(folder)) == presets.PRESETS_DIR:
         choose_default(log)
@@ -502,6 +519,9 @@ def add_arguments(parser):
     parser.add_argument("--held_out", default="builtin:stills",
                         help="data whose test split measures the preset (a folder or builtin: name; default: "
                              "builtin:stills, on which the shipped presets are compared)")
+    parser.add_argument("--alignment", choices=ALIGNMENTS, default=None,
+                        help="with --measure: feed the preset's network windows aligned this way from now on "
+                             "(its config's \"alignment\"; the weights stay), recorded in its metadata and recipe")
     parser.add_argument("--out", help="write the preset folder here instead of keras_spgan/presets/NAME (with "
                                       "--measure: a measured copy of the preset); it then works as --model FOLDER "
                                       "and the default preset is left alone")
@@ -526,6 +546,8 @@ def run(args):
     check_held_out(args.held_out)
     if args.out and os.path.exists(args.out) and not presets.is_preset(args.out):
         raise ConfigError("out", f"{args.out} exists and is not a preset folder; it is left as it is")
+    if getattr(args, "alignment", None) and not args.measure:
+        raise ConfigError("alignment", "applies to --measure: a run's network carries the alignment it trained with")
     if args.measure:
         if not presets.is_preset(args.measure):
             names = ", ".join(presets.list_presets()) or "none in this install"

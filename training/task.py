@@ -7,8 +7,10 @@ requires for a custom train_step (see platform facts).
 """
 
 import dataclasses
+import json
 import logging
 import math
+import os
 
 import keras
 import tensorflow as tf
@@ -24,7 +26,7 @@ from keras_spgan.data import (
     validation_dataset,
 )
 from keras_spgan.models import SPGAN, ModelLoadError, load_generator
-from keras_spgan.models.loading import freeze_batch_norm
+from keras_spgan.models.loading import ARCH_FILE, freeze_batch_norm
 from keras_spgan.models.spgan import ADAM_BETAS
 from training.config import ConfigError
 
@@ -93,7 +95,17 @@ def _adam(learning_rate, ema=0.0):
     return optimizer
 
 
-def _generator(config):
+def checkpoint_generator_config(checkpoint):
+    """The generator's config in a checkpoint (RUN/checkpoints/ckpt-N): the network as it trains,
+    whatever built it at first (--init_from's config is in no flag)."""
+    with open(os.path.join(checkpoint, ARCH_FILE)) as f:
+        model = keras.saving.deserialize_keras_object(json.load(f))
+    return getattr(model, "generator", model).get_config()
+
+
+def _generator(config, resume_from=None):
+    if resume_from is not None and os.path.isfile(os.path.join(resume_from, ARCH_FILE)):
+        return SPN.from_config(checkpoint_generator_config(resume_from))  # its weights come from there next
     if config.init_from is None:
         try:
             return build_spn(config.scales, **config.spn_config)
@@ -113,7 +125,8 @@ def _generator(config):
     # change on the way (a trained ConvTranspose network starts a resize one: transfer_weights).
     spn_config = source.get_config()
     differing = {k: v for k, v in config.spn_config.items() if spn_config.get(k) != v}
-    if set(differing) - {"upsampling"}:
+    # The alignment of its input windows may change too: an unaligned network learns aligned ones.
+    if set(differing) - {"upsampling", "alignment"}:
         raise ConfigError("spn_config", f"{differing} differs from the --init_from model's {spn_config}")
     try:
         spn = SPN.from_config({**spn_config, **differing})
@@ -122,9 +135,10 @@ def _generator(config):
     return transfer_weights(source, spn)  # by layer name; the same as set_weights when nothing differs
 
 
-def build_model(config, strategy):
-    """The compiled training model: an SPN, or an SPGAN around one."""
-    model = _build_model(config, strategy)
+def build_model(config, strategy, resume_from=None):
+    """The compiled training model: an SPN, or an SPGAN around one; `resume_from`: the checkpoint
+    a resumed run restores next, whose network it builds."""
+    model = _build_model(config, strategy, resume_from)
     if _is_multi_worker(strategy):
         _patch_for_multi_worker(model)
     return model
@@ -151,9 +165,9 @@ def _patch_for_multi_worker(model):
     model.test_step = with_batch_axis(model.test_step)
 
 
-def _build_model(config, strategy):
+def _build_model(config, strategy, resume_from=None):
     with strategy.scope():
-        generator = _generator(config)
+        generator = _generator(config, resume_from)
         if config.freeze_bn:
             freeze_batch_norm(generator)
         if not config.is_gan:
@@ -176,8 +190,14 @@ def _build_model(config, strategy):
         return model
 
 
-def train_dataset(config, data, strategy, start_step):
-    """Distributed training batches from step `start_step` on (exactly resumable)."""
+def generator_of(model):
+    """The SPN of a training model (the model itself, or an SPGAN's generator)."""
+    return getattr(model, "generator", model)
+
+
+def train_dataset(config, data, strategy, start_step, alignment="none"):
+    """Distributed training batches from step `start_step` on (exactly resumable); windows
+    aligned as the generator's `alignment` says (pass `generator_of(model).alignment`)."""
 
     def make(input_context=None):
         return training_dataset(
@@ -189,6 +209,7 @@ def train_dataset(config, data, strategy, start_step):
             input_context=input_context,
             cache="" if config.cache else None,
             start_batch=start_step,
+            alignment=alignment,
         )
 
     if strategy.num_replicas_in_sync == 1:
@@ -197,13 +218,14 @@ def train_dataset(config, data, strategy, start_step):
     return strategy.distribute_datasets_from_function(make)
 
 
-def val_dataset(config, data, strategy):
+def val_dataset(config, data, strategy, alignment="none"):
     if not data.val_clips:
         return None
     batch = max(config.batch_size, strategy.num_replicas_in_sync)
     batch -= batch % strategy.num_replicas_in_sync
     return validation_dataset(
-        data.val_clips, config.num_frames, max_windows=config.val_windows, crop=config.val_crop, batch_size=batch
+        data.val_clips, config.num_frames, max_windows=config.val_windows, crop=config.val_crop, batch_size=batch,
+        alignment=alignment,
     )
 
 

@@ -34,6 +34,7 @@ H and W must be multiples of 4 (the RGB wrapper pads any size for you).
 
 import keras
 
+from keras_spgan.align import check_alignment
 from keras_spgan.layers import PACKAGE, NearestUpsample2x, SelectChannels, SelectFrame, SelectFrames, StackFrames
 
 PAPER_SCALES = (1, 3, 5)
@@ -188,6 +189,10 @@ class SPN(keras.Model):
         frame_size: optional fixed (H, W), multiples of 4; None accepts any.
         upsampling: "transpose" (the paper's stride-2 ConvTranspose) or "resize"
             (nearest-neighbour x2 then Conv: no checkerboard; see the module docstring).
+        alignment: "none", or "flow": the network is trained on, and so must be given,
+            windows whose frames are warped onto the centre frame by optical flow
+            (`keras_spgan.align`). The network does not align: whoever feeds it does
+            (deblurring, evaluation and training's pipelines read this attribute).
     """
 
     def __init__(
@@ -202,9 +207,11 @@ class SPN(keras.Model):
         synchronized_bn=True,
         frame_size=None,
         upsampling="transpose",
+        alignment="none",
         **kwargs,
     ):
         scales = validate_scales(scales)
+        alignment = check_alignment(alignment)
         pyramid_filters = _check_positive("pyramid_filters", pyramid_filters)
         fusion_filters = _check_positive("fusion_filters", fusion_filters)
         num_res_blocks = int(num_res_blocks)
@@ -241,6 +248,7 @@ class SPN(keras.Model):
         self.synchronized_bn = bool(synchronized_bn)
         self.frame_size = frame_size
         self.upsampling = upsampling
+        self.alignment = alignment
 
     def get_config(self):
         return {
@@ -256,6 +264,7 @@ class SPN(keras.Model):
             "synchronized_bn": self.synchronized_bn,
             "frame_size": list(self.frame_size) if self.frame_size else None,
             "upsampling": self.upsampling,
+            "alignment": self.alignment,
         }
 
     @classmethod

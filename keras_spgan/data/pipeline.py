@@ -30,6 +30,7 @@ after the last), so every frame gets an output. Each frame is decoded once.
 import numpy as np
 import tensorflow as tf
 
+from keras_spgan.align import align_window, check_alignment
 from keras_spgan import colour
 
 CHANNELS = ("y", "rgb")
@@ -93,10 +94,20 @@ def _decode_crop(path, size, top, left, crop):
     return image
 
 
-def _decode_window(entry, num_frames):
-    """Index entry -> the same entry with full decoded frames in place of the paths."""
+def _aligned(frames, alignment):
+    """A (T, H, W, 3) uint8 window warped onto its centre frame (`keras_spgan.align`), as
+    deblurring aligns it: on whole frames, before any crop."""
+    if alignment == "none":
+        return frames
+    out = tf.numpy_function(lambda window: align_window(window, alignment), [frames], tf.uint8, stateful=False)
+    out.set_shape(frames.shape)
+    return out
+
+
+def _decode_window(entry, num_frames, alignment="none"):
+    """Index entry -> the same entry with full decoded (and aligned) frames in place of the paths."""
     paths, sharp_path, size = entry
-    frames = tf.stack([_decode_full(paths[t]) for t in range(num_frames)])
+    frames = _aligned(tf.stack([_decode_full(paths[t]) for t in range(num_frames)]), alignment)
     return frames, _decode_full(sharp_path), size
 
 
@@ -139,6 +150,7 @@ def training_dataset(
     input_context=None,
     cache=None,
     start_batch=0,
+    alignment="none",
 ):
     """Batches of (blurry (B, T, crop, crop, C), sharp (B, crop, crop, C)), float32 in [0, 1].
 
@@ -154,7 +166,11 @@ def training_dataset(
     `start_batch`: skip this pipeline's first batches without decoding them,
     so a run resumed at step S sees the batches an uninterrupted run would
     have seen from step S on.
+    `alignment`: "flow" warps every window's frames onto its centre frame by optical flow
+    (`keras_spgan.align`), on whole frames before the crop, as deblurring with a model trained
+    so does (`SPN(alignment=...)`); it decodes whole frames, and costs CPU time per window.
     """
+    check_alignment(alignment)
     if channels not in CHANNELS:
         raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
     if num_frames < 1 or num_frames % 2 == 0:
@@ -185,7 +201,8 @@ def training_dataset(
         # dataset): tf.data's shuffle, a new order per iterator.
         index = tf.data.Dataset.from_tensor_slices(columns).shard(*shards)
         if cache is not None:
-            index = index.map(lambda *entry: _decode_window(entry, num_frames), num_parallel_calls=tf.data.AUTOTUNE)
+            index = index.map(lambda *entry: _decode_window(entry, num_frames, alignment),
+                              num_parallel_calls=tf.data.AUTOTUNE)
             index = index.cache(cache)
         index = index.shuffle(len(blurry), seed=seed, reshuffle_each_iteration=True)
         index = index.repeat() if repeat else index
@@ -200,7 +217,11 @@ def training_dataset(
         seeds = tf.random.experimental.stateless_split(seed_pair, 6)
         top = tf.random.stateless_uniform([], seeds[0], 0, size[0] - crop + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size[1] - crop + 1, dtype=tf.int32)
-        if cache is None:
+        if cache is None and alignment != "none":  # the flow needs the whole frames
+            frames = _decode_window((paths, sharp_path, size), num_frames, alignment)[0]
+            frames = frames[:, top : top + crop, left : left + crop]
+            target = _decode_crop(sharp_path, size, top, left, crop)
+        elif cache is None:
             frames = tf.stack([_decode_crop(paths[t], size, top, left, crop) for t in range(num_frames)])
             target = _decode_crop(sharp_path, size, top, left, crop)
         else:  # paths and sharp_path are the decoded frames
@@ -252,7 +273,7 @@ def evaluation_dataset(clip, num_frames, *, channels="y", batch_size=1):
 
 
 
-def validation_dataset(clips, num_frames, *, max_windows=64, crop=256, channels="y", batch_size=4):
+def validation_dataset(clips, num_frames, *, max_windows=64, crop=256, channels="y", batch_size=4, alignment="none"):
     """Fixed (blurry, sharp) windows for validation while training.
 
     Up to `max_windows` window centres, spread evenly over all frames of all
@@ -260,8 +281,10 @@ def validation_dataset(clips, num_frames, *, max_windows=64, crop=256, channels=
     `crop` x `crop` (capped by the smallest frame side, rounded down to a
     multiple of 4) so that clips of different sizes or orientation batch
     together. The count is rounded down to a multiple of `batch_size` (at
-    least one batch) so every replica gets equal batches.
+    least one batch) so every replica gets equal batches. `alignment`: as
+    in `training_dataset` (whole frames aligned, then cropped).
     """
+    check_alignment(alignment)
     if channels not in CHANNELS:
         raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
     if not clips or any(clip.sharp is None for clip in clips):
@@ -279,7 +302,7 @@ def validation_dataset(clips, num_frames, *, max_windows=64, crop=256, channels=
 
     def load(window_paths, target_path, size):
         top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
-        frames = tf.stack([_decode_full(window_paths[t]) for t in range(num_frames)])
+        frames = _aligned(tf.stack([_decode_full(window_paths[t]) for t in range(num_frames)]), alignment)
         frames = frames[:, top : top + crop, left : left + crop]
         target = _decode_full(target_path)[top : top + crop, left : left + crop]
         return _to_output(frames, channels), _to_output(target, channels)

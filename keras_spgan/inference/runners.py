@@ -5,7 +5,11 @@
     # windows: float32 (B, T, H, W, 3) RGB in [0, 1]; sharp: (B, H, W, 3)
 
 Every runner has `num_frames` (T), `frame_size` ((H, W) when the model only
-takes one size, as TFLite models do, else None) and `kind`. Deblurring,
+takes one size, as TFLite models do, else None), `alignment` (how the windows it
+is given must be aligned, `keras_spgan.align`: a Keras model's config says, an
+exported one's report beside it; "none" for a model served remotely unless the
+caller says) and `kind`.
+A runner computes the network only: `deblur_pairs` aligns the windows first. Deblurring,
 evaluation and the export parity checks all go through this interface, so
 they measure exactly what a deployed model computes.
 """
@@ -25,6 +29,7 @@ class Runner:
     kind = None
     num_frames = None
     frame_size = None
+    alignment = "none"
 
     def __call__(self, windows):
         windows = np.asarray(windows, dtype=np.float32)
@@ -42,6 +47,18 @@ class Runner:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.source}: {self.num_frames} frames, size {self.frame_size or 'any'}>"
+
+
+def exported_alignment(sidecar):
+    """The alignment an exported model was trained for, from the report its export wrote beside
+    it (`export.common.write_checked`: the SPN's config); "none" without one."""
+    import json
+
+    try:
+        with open(sidecar) as f:
+            return json.load(f).get("spn", {}).get("alignment", "none")
+    except (OSError, ValueError, AttributeError):
+        return "none"
 
 
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
@@ -81,6 +98,7 @@ class KerasRunner(Runner):
         generator = with_precision(generator, precision)
         self.generator = generator
         self.num_frames = generator.num_frames
+        self.alignment = getattr(generator, "alignment", "none")
         self.model = build_rgb_deblurrer(generator)
         self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
@@ -106,6 +124,7 @@ class SavedModelRunner(Runner):
                 f"(has {sorted(self.loaded.signatures)}); export it with python -m export.saved_model"
             )
         self.signature = self.loaded.signatures[FLOAT_SIGNATURE]
+        self.alignment = exported_alignment(os.path.join(path, "assets.extra", "keras_spgan.json"))
         spec = self.signature.structured_input_signature[1]["frames"]
         self.num_frames = int(spec.shape[1])
 
@@ -151,6 +170,8 @@ class TFLiteRunner(Runner):
         (self.output,) = self.interpreter.get_output_details()
         _, self.num_frames, height, width, _ = (int(v) for v in self.input["shape"])
         self.frame_size = (height, width)
+        if path:
+            self.alignment = exported_alignment(f"{path}.json")
 
     def _run(self, windows):
         # TFLite models are exported for batch 1 (what a phone runs).
@@ -175,6 +196,7 @@ class OnnxRunner(Runner):
             raise ModelLoadError(f"{path}: cannot be loaded as an ONNX model: {error}") from error
         (self.input,) = self.session.get_inputs()
         self.num_frames = int(self.input.shape[1])
+        self.alignment = exported_alignment(f"{path}.json")
 
     def _run(self, windows):
         return self.session.run(None, {self.input.name: windows})[0].astype(np.float32)
@@ -194,6 +216,7 @@ class SelfEnsembleRunner(Runner):
         self.runner = runner
         self.kind = f"{runner.kind}, self-ensemble x{len(self.FLIPS)}"
         self.source, self.num_frames, self.frame_size = runner.source, runner.num_frames, runner.frame_size
+        self.alignment = getattr(runner, "alignment", "none")
 
     def _run(self, windows):
         total = 0.0

@@ -17,6 +17,7 @@ import threading
 
 import numpy as np
 
+from keras_spgan.align import align_window, check_alignment
 from keras_spgan.data.frames import FrameError, to_uint8
 from keras_spgan.inference.runners import Runner, load_runner
 from keras_spgan.inference.tiling import deblur_tiled
@@ -125,10 +126,13 @@ def _read_ahead(frames, depth):
 
 
 def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="float32", in_flight=1,
-                 self_ensemble=False):
+                 self_ensemble=False, alignment=None):
     """Yields (input frame, deblurred frame), both RGB uint8, for every frame of `frames`.
-    `in_flight` > 1 runs that many batches concurrently (for models behind a server)."""
+    `in_flight` > 1 runs that many batches concurrently (for models behind a server).
+    `alignment`: how each window is aligned before the model (`keras_spgan.align`); None: as
+    the model was trained (a Keras model's `alignment`; "none" for exported models)."""
     runner = as_runner(model, precision, self_ensemble)
+    alignment = getattr(runner, "alignment", "none") if alignment is None else check_alignment(alignment, "alignment")
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     tile = (tile, tile) if isinstance(tile, int) else tile
@@ -157,7 +161,8 @@ def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="fl
         source = _read_ahead(_checked(frames), depth=runner.num_frames + 2 * batch)
         for centre, window in sliding_windows(source, runner.num_frames):
             centres.append(centre)
-            windows.append(np.stack(window))
+            # On whole frames, before any tiling: the flow sees all of the motion.
+            windows.append(align_window(np.stack(window), alignment))
             if len(windows) == batch:
                 yield centres, np.stack(windows)
                 centres, windows = [], []
@@ -181,7 +186,8 @@ def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="fl
             yield from zip(done_centres, to_uint8(future.result()))
 
 
-def deblur_frames(frames, model=None, *, batch=1, tile=None, overlap=64, precision="float32", self_ensemble=False):
+def deblur_frames(frames, model=None, *, batch=1, tile=None, overlap=64, precision="float32", self_ensemble=False,
+                  alignment=None):
     """Yields the deblurred frame (RGB uint8) for every frame of `frames`, in order.
 
     `frames`: any iterable of RGB uint8 (H, W, 3) arrays (grey, RGBA and 16-bit
@@ -192,8 +198,10 @@ def deblur_frames(frames, model=None, *, batch=1, tile=None, overlap=64, precisi
     `precision`: float32, or bfloat16 (about 2x faster on CPUs with AVX512-BF16,
     0.003 dB from float32 in benchmarks/inference.py) / float16 (GPUs), for
     Keras models. `self_ensemble`: average the outputs of the four flips of every
-    window (4x slower; see runners.SelfEnsembleRunner).
+    window (4x slower; see runners.SelfEnsembleRunner). `alignment`: "flow" warps every
+    window's frames onto its centre frame first (`keras_spgan.align`), "none" feeds them as
+    they are; None (default): as the model was trained.
     """
     for _, sharp in deblur_pairs(frames, model, batch=batch, tile=tile, overlap=overlap, precision=precision,
-                                 self_ensemble=self_ensemble):
+                                 self_ensemble=self_ensemble, alignment=alignment):
         yield sharp
