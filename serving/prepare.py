@@ -16,7 +16,7 @@ import sys
 from keras_spgan import cli
 from keras_spgan.errors import ConfigError
 from keras_spgan.files import atomic_output
-from keras_spgan.inference.runners import saved_model_versions
+from keras_spgan.inference.runners import exported_alignment, saved_model_versions
 
 POLICIES = ("latest", "all", "specific")
 
@@ -130,11 +130,17 @@ def run(args):
             with open(partial, "w") as f:
                 f.write(text)
     cpu, gpu = docker_commands(args.name, base, out)
+    # A network trained on flow-aligned windows needs its clients to align them (a server cannot).
+    newest = os.path.join(base, str(found[-1]), "assets.extra", "keras_spgan.json")
+    align = " --alignment flow" if exported_alignment(newest) == "flow" else ""
     print("wrote " + " and ".join(files))
+    if align:
+        print(f"\nnote: version {found[-1]} was trained on windows aligned by optical flow (its "
+              "assets.extra/keras_spgan.json): clients align each window before sending it (below)")
     print(f"\nCPU:\n  {cpu}\nGPU:\n  {gpu}\n\nlocal, without Docker (development):\n"
           f"  python -m serving.server --model_base_path {base} --model_name {args.name} --rest_api_port 8501\n"
           f"\nthen:\n  {curl_example(args.name)}\n"
-          f"  python -m serving.client deblur in.mp4 out.mp4 --server http://localhost:8501 --model {args.name}")
+          f"  python -m serving.client deblur in.mp4 out.mp4 --server http://localhost:8501 --model {args.name}{align}")
     return 0
 
 

@@ -82,6 +82,15 @@ def test_none_replicated_ends_and_bad_arguments():
         align_window(window[0])
 
 
+def test_a_small_frame_does_not_change_how_later_windows_align():
+    """OpenCV's DIS lowers its finest scale for good after a frame too small for it: a reused
+    flow object aligned the tests' clips up to 54 levels otherwise after a 20x24 clip."""
+    window = np.stack(panned_frames(5))
+    before = align_window(window)
+    align_window(np.stack(panned_frames(5, height=20, width=24)))
+    np.testing.assert_array_equal(align_window(window), before)
+
+
 def test_the_spn_carries_its_alignment_through_every_form(tmp_path):
     spn = build_spn(**TINY_SPN, alignment="flow")
     assert spn.get_config()["alignment"] == "flow"

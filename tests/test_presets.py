@@ -172,6 +172,23 @@ def test_the_default_preset_keeps_the_sharp_frames_of_a_fast_pan():
     assert fast_pans.psnr(restored, clip.sharp[3]) - fast_pans.psnr(clip.blurry[3], clip.sharp[3]) > -1.0
 
 
+def test_the_default_preset_keeps_objects_crossing_a_still_scene():
+    """Real footage's hardest case here (bikes: riders crossing a still background at about 20 px
+    per frame): two objects cut from chelsea cross coffee at up to 25 px per frame, 1 px of blur.
+    Measured on this clip: the default spn_strong (flow-aligned windows) -0.08 dB, the same weights
+    fed the frames as filmed -0.87 (the ghost of the objects), spn +0.03."""
+    from training import fast_pans
+
+    rng = np.random.default_rng(2)
+    params = camera.ClipParams(blur=1.0, exposure=0.1, scale=1.0, shake=0.3, objects=2, noise=0.0,
+                               compression="none", jitter=1.0, object_speed=25.0)
+    chelsea = stills.load(next(s for s in stills.BUNDLED if s.name == "chelsea"))
+    coffee = stills.load(next(s for s in stills.BUNDLED if s.name == "coffee"))
+    blurry, sharp, _ = camera.render_clip(coffee, rng, params, 7, (192, 256), object_sources=[chelsea])
+    restored = list(ks.deblur_frames(blurry[1:6]))[2]  # no model: the default preset
+    assert fast_pans.psnr(restored, sharp[3]) - fast_pans.psnr(blurry[3], sharp[3]) > -0.4
+
+
 def test_the_default_preset_barely_touches_a_sharp_clip():
     blurry, sharp = _held_out_clip(blur=0.0, seed=1)
     restored = list(ks.deblur_frames(blurry))  # no model: the default preset

@@ -266,6 +266,24 @@ def test_prepare_writes_configs_tf_serving_parses_and_prints_the_commands(model_
     assert "error: --model_base_path: " in err and "no such folder" in err
 
 
+
+def test_prepare_tells_clients_to_align_for_a_model_trained_on_aligned_windows(tmp_path, capsys):
+    import json
+
+    for version, alignment in ((1, "none"), (2, "flow")):
+        folder = tmp_path / "deblur" / str(version)
+        (folder / "assets.extra").mkdir(parents=True)
+        (folder / "saved_model.pb").write_bytes(b"")
+        (folder / "assets.extra" / "keras_spgan.json").write_text(json.dumps({"spn": {"alignment": alignment}}))
+    assert prepare.main(["--model_base_path", str(tmp_path / "deblur"), "--name", "deblur"]) == 0
+    printed = capsys.readouterr().out
+    assert "version 2 was trained on windows aligned by optical flow" in printed
+    assert "--model deblur --alignment flow" in printed
+    (tmp_path / "deblur" / "2" / "assets.extra" / "keras_spgan.json").unlink()  # a report-less export
+    assert prepare.main(["--model_base_path", str(tmp_path / "deblur"), "--name", "deblur", "--overwrite"]) == 0
+    assert "--alignment" not in capsys.readouterr().out
+
+
 def test_server_command_starts_from_flags(model_base):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
