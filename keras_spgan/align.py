@@ -17,12 +17,14 @@ each neighbour, on luma, computed on the whole frame; each neighbour is sampled 
 bilinear interpolation, the border replicated. It runs on the CPU, outside the network, so a
 preset trained on aligned windows records it (`SPN(alignment="flow")`) and every Keras path
 (deblur, evaluate, training's pipelines) applies it; exported models (SavedModel, TFLite, ONNX)
-take windows aligned by the caller (`align_window`, or the serving clients' --align).
+take windows aligned by the caller (`align_window`, or `keras-spgan client deblur --alignment flow`);
+`deblur` and `evaluate` read an export's report, which holds the network's config.
 """
 
 import numpy as np
 
 ALIGNMENTS = ("none", "flow")
+
 
 def _flow_estimator():
     """A new DIS object for every window: calc() changes the object for the frames after a small

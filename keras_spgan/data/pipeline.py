@@ -30,8 +30,8 @@ after the last), so every frame gets an output. Each frame is decoded once.
 import numpy as np
 import tensorflow as tf
 
-from keras_spgan.align import align_window, check_alignment
 from keras_spgan import colour
+from keras_spgan.align import align_window, check_alignment
 
 CHANNELS = ("y", "rgb")
 
@@ -218,7 +218,7 @@ def training_dataset(
         top = tf.random.stateless_uniform([], seeds[0], 0, size[0] - crop + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size[1] - crop + 1, dtype=tf.int32)
         if cache is None and alignment != "none":  # the flow needs the whole frames
-            frames = _decode_window((paths, sharp_path, size), num_frames, alignment)[0]
+            frames = _aligned(tf.stack([_decode_full(paths[t]) for t in range(num_frames)]), alignment)
             frames = frames[:, top : top + crop, left : left + crop]
             target = _decode_crop(sharp_path, size, top, left, crop)
         elif cache is None:
