@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from keras_spgan import cli
-from keras_spgan.align import ALIGNMENTS, check_alignment
+from keras_spgan.align import ALIGNMENTS
 from keras_spgan.data.frames import FrameError
 from keras_spgan.errors import ConfigError
 from keras_spgan.inference.video_io import FOURCC, FrameSink, FrameSource, is_video_path
@@ -111,12 +111,12 @@ def deblur_video(in_path, out_path, model=None, *, batch=1, tile=None, overlap=6
     Returns a summary: frames, size, fps, seconds, frames per second, and notes
     on converted input (grey, RGBA or 16-bit frames).
     """
-    from keras_spgan.inference.stream import as_runner, deblur_pairs
+    from keras_spgan.inference.stream import as_runner, deblur_pairs, resolved_alignment
 
     check_paths(in_path, out_path, overwrite)
     source = FrameSource(in_path)
     runner = as_runner(model, precision, self_ensemble)
-    alignment = getattr(runner, "alignment", "none") if alignment is None else check_alignment(alignment, "alignment")
+    alignment = resolved_alignment(runner, alignment)
     height, width = source.size
     fps = fps or source.fps or 30.0
     names = source.names if not is_video_path(out_path) else None

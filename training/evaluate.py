@@ -200,6 +200,7 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
     from keras_spgan.data import DatasetError, detect_format, load_clips, resolve_data_dir
     from keras_spgan.data.builtin import is_builtin
     from keras_spgan.inference import load_runner
+    from keras_spgan.inference.stream import resolved_alignment
     from keras_spgan.models import ModelLoadError
 
     check_outputs(FLAGS.output)
@@ -248,7 +249,7 @@ def run(FLAGS):  # the parsed flags (argparse), named as absl's were
               "rows": {}}
     for name, model in zip(names, models):
         bar = ProgressLine(total, unit="frames") if FLAGS.progress else None
-        aligned = "" if model is None else (FLAGS.alignment or model.alignment)
+        aligned = "" if model is None else resolved_alignment(model, FLAGS.alignment)
         print(f"evaluating {name} on {len(clips)} videos"
               + (f" (windows aligned by {aligned})" if aligned not in ("", "none") else ""), flush=True)
         result["rows"][name] = evaluate_row(

@@ -409,19 +409,18 @@ def measure_again(args, log=print):
     meta = presets.metadata(folder)
     with open(os.path.join(folder, presets.CONFIG_FILE)) as f:
         config = json.load(f)
+    spn = presets.from_preset(folder)
     alignment = getattr(args, "alignment", None)
-    if alignment and alignment != config["config"].get("alignment", "none"):
+    if alignment and alignment != spn.alignment:
         # The same weights, fed otherwise: the record says so, and the recipe ends with this command.
-        meta["alignment_changed"] = {"from": config["config"].get("alignment", "none"), "to": alignment,
+        from keras_spgan.archs.spn import SPN
+
+        meta["alignment_changed"] = {"from": spn.alignment, "to": alignment,
                                      "date": datetime.date.today().isoformat(), "weights": "unchanged"}
         config["config"]["alignment"] = alignment
         meta["recipe"] = f"{meta.get('recipe', '')} && python -m training.preset --measure " \
                          f"{meta.get('name', os.path.basename(folder))} --alignment {alignment}".lstrip(" &")
-    spn = presets.from_preset(folder)
-    if spn.alignment != config["config"].get("alignment", "none"):
-        from keras_spgan.archs.spn import SPN
-
-        aligned = SPN.from_config({**spn.get_config(), "alignment": config["config"]["alignment"]})
+        aligned = SPN.from_config({**spn.get_config(), "alignment": alignment})
         aligned.set_weights(spn.get_weights())
         spn = aligned
     meta["evaluation"] = evaluation(spn, resolve_data_dir(args.held_out), log)

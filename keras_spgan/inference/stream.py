@@ -50,6 +50,12 @@ def as_runner(model, precision="float32", self_ensemble=False):
     return KerasRunner(as_generator(model), precision=precision)
 
 
+def resolved_alignment(runner, alignment=None):
+    """The alignment `deblur_pairs` applies: `alignment` when given, else the runner's own
+    (how its model was trained; "none" for a runner that does not say)."""
+    return getattr(runner, "alignment", "none") if alignment is None else check_alignment(alignment, "alignment")
+
+
 def sliding_windows(frames, num_frames):
     """Yields (centre frame, window of `num_frames` frames) for every frame of `frames`,
     replicating the first and last frame at the ends; holds one window at a time."""
@@ -132,7 +138,7 @@ def deblur_pairs(frames, model, *, batch=1, tile=None, overlap=64, precision="fl
     `alignment`: how each window is aligned before the model (`keras_spgan.align`); None: as
     the model was trained (a Keras model's `alignment`; "none" for exported models)."""
     runner = as_runner(model, precision, self_ensemble)
-    alignment = getattr(runner, "alignment", "none") if alignment is None else check_alignment(alignment, "alignment")
+    alignment = resolved_alignment(runner, alignment)
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     tile = (tile, tile) if isinstance(tile, int) else tile
