@@ -41,13 +41,31 @@ def runs(tmp_path_factory):
     return first, second, log
 
 
-def _validation(max_clips=4):
-    """The held-out windows fit_jax validates on, computed here with numpy alone."""
+@pytest.fixture(scope="module")
+def aligned_run(runs):
+    """Stage 1's network fed flow-aligned windows: 12 steps from its result, --spn_config changing
+    only the alignment."""
+    first = runs[0]
+    out = os.path.join(os.path.dirname(first), "aligned")
+    _fit_jax("--out", out, "--init_from", first, "--spn_config", '{"alignment": "flow"}', "--steps", "12",
+             "--eval_every", "6", "--keep_every", "4", *SMALL, "--ema", "0")  # the result: the raw weights
+    return out
+
+
+def _luma(rgb_uint8):
+    return rgb_uint8.astype(np.float32) / 255.0 @ np.array([65.481, 128.553, 24.966], np.float32) / 255.0 + 16.0 / 255.0
+
+
+def _validation(max_clips=4, alignment="none"):
+    """The held-out windows fit_jax validates on, computed here with numpy (and OpenCV) alone: every
+    frame's window, ends replicated, aligned as deblur aligns them (keras_spgan.align_window on RGB)."""
+    from keras_spgan.align import align_window
+
     data, _ = fit_jax.render_set(8, 2, max_clips, log=lambda *a, **k: None)
-    blurry, sharp = (a.astype(np.float32) / 255.0 @ np.array([65.481, 128.553, 24.966], np.float32) / 255.0
-                     + 16.0 / 255.0 for a in data["test"])
+    blurry, sharp = data["test"]
     index = np.clip(np.arange(10)[:, None] + np.arange(-2, 3)[None], 0, 9)
-    return blurry[:, index].reshape(-1, 5, *blurry.shape[2:], 1), sharp.reshape(-1, *sharp.shape[2:], 1)
+    windows = np.stack([align_window(clip[row], alignment) for clip in blurry for row in index])
+    return _luma(windows)[..., None], _luma(sharp).reshape(-1, *sharp.shape[2:-1], 1)
 
 
 def _mean_psnr(spn, windows, targets):
@@ -77,6 +95,100 @@ def test_tensorflow_measures_the_trained_weights_as_jax_did(runs):
         assert _mean_psnr(spn, windows, targets) == pytest.approx(record["curve"][-1][key], abs=0.05)
     centre_mse = np.mean((windows[:, 2] - targets) ** 2, axis=(1, 2, 3))
     assert np.mean(-10 * np.log10(centre_mse)) == pytest.approx(record["input_psnr"], abs=1e-3)
+
+
+def test_an_aligned_network_trains_and_validates_on_aligned_windows(runs, aligned_run):
+    import keras
+
+    from keras_spgan import presets
+    from keras_spgan.archs.spn import SPN  # noqa: F401 (registers the class)
+
+    record = fit_jax.read_run(aligned_run)
+    assert record["alignment"] == "flow"
+    with open(os.path.join(aligned_run, "config.json")) as f:
+        spn = keras.saving.deserialize_keras_object(json.load(f))
+    assert spn.alignment == "flow" and spn.fusion_filters == 8  # stage 1's network, its alignment changed
+    windows, targets = _validation(alignment="flow")
+    plain, _ = _validation()
+    assert np.array_equal(windows[:, 2], plain[:, 2]) and not np.allclose(windows, plain, atol=1e-3)
+    # what TensorFlow measures on windows aligned as deblur aligns them is what JAX measured
+    spn.set_weights(presets.read_weights(os.path.join(aligned_run, "weights.h5"), spn))
+    assert _mean_psnr(spn, windows, targets) == pytest.approx(record["curve"][-1]["psnr"], abs=0.05)
+    # snapshots of the average every --keep_every steps, not at the end (that is weights.h5)
+    assert sorted(f for f in os.listdir(aligned_run) if f.startswith("weights-step")) == [
+        "weights-step4.h5", "weights-step8.h5"]
+    # the recipe line is a shell command that gives back this run's flags
+    import shlex
+
+    argv = shlex.split(record["command"])[4:]
+    again = fit_jax.parse_args([a if a != aligned_run else aligned_run + "-again" for a in argv])
+    assert again.spn_config == '{"alignment": "flow"}' and again.steps == 12 and again.init_from == runs[0]
+
+
+@pytest.mark.parametrize("alignment", ["none", "flow"])
+def test_the_device_holds_the_windows_deblur_would_see(alignment):
+    """device_data's training windows and validation windows, against numpy and align_window on RGB
+    (what deblur and training.fit's pipeline compute): a tiny network cannot tell them apart by PSNR."""
+    pytest.importorskip("jax")
+    from keras_spgan.align import align_window
+
+    data, _ = fit_jax.render_set(8, 2, 2, log=lambda *a, **k: None, alignment=alignment)
+    (blurry, sharp), (windows, targets) = fit_jax.device_data(data, 5, alignment)
+    expected, expected_targets = _validation(2, alignment)
+    np.testing.assert_allclose(np.asarray(windows), expected, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(targets), expected_targets, atol=1e-5)
+    clips = data["train"][0]
+    if alignment == "none":  # whole clips: sample_batch cuts the windows
+        np.testing.assert_allclose(np.asarray(blurry), _luma(clips), atol=1e-5)
+        np.testing.assert_allclose(np.asarray(sharp), _luma(data["train"][1]), atol=1e-5)
+        return
+    assert blurry.shape == (12, 5, 192, 256) and sharp.shape == (12, 1, 192, 256)  # 6 windows a clip
+    train = fit_jax.device_data(data, 5, alignment, unaligned_share=0.3)[0]
+    assert len(train) == 3 and np.array_equal(np.asarray(train[0]), np.asarray(blurry))
+    np.testing.assert_allclose(np.asarray(train[2][7]), _luma(clips[1, 1:6]), atol=1e-5)  # as filmed
+    np.testing.assert_allclose(np.asarray(blurry[7]), _luma(align_window(clips[1, 1:6])), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(sharp[7, 0]), _luma(data["train"][1][1, 3]), atol=1e-5)
+
+
+def test_batches_pair_each_window_with_its_centre_frames_target():
+    """Both layouts: clips (N, L) with a target per frame, aligned windows (N, 5) with one target."""
+    jax = pytest.importorskip("jax")
+    rng = np.random.default_rng(0)
+    for blurry in (rng.random((3, 10, 16, 20), np.float32), rng.random((40, 5, 16, 20), np.float32)):
+        sharp = blurry + 0.5 if blurry.shape[1] == 10 else blurry[:, 2:3] + 0.5
+        frames, target = fit_jax.sample_batch(jax.random.PRNGKey(1), blurry, sharp, 5, 32, 12)
+        assert frames.shape == (32, 5, 12, 12, 1) and target.shape == (32, 12, 12, 1)
+        np.testing.assert_allclose(np.asarray(target), np.asarray(frames[:, 2]) + 0.5, atol=1e-6)
+        assert not np.allclose(frames[:, 1], frames[:, 2])  # neighbours, not the centre repeated
+
+
+def test_an_unaligned_share_of_the_batch_comes_as_filmed():
+    jax = pytest.importorskip("jax")
+    rng = np.random.default_rng(0)
+    aligned = rng.random((40, 5, 16, 20), np.float32)
+    filmed = aligned + 10.0  # told apart by value; the centre frame is the same in both
+    filmed[:, 2] = aligned[:, 2]
+    sharp = aligned[:, 2:3] + 0.5
+    for share, low, high in ((0.0, 0, 0), (0.5, 16, 48)):
+        frames, target = fit_jax.sample_batch(jax.random.PRNGKey(3), aligned, sharp, 5, 64, 12, filmed, share)
+        np.testing.assert_allclose(np.asarray(target), np.asarray(frames[:, 2]) + 0.5, atol=1e-6)
+        as_filmed = np.asarray(frames[:, 0, 0, 0, 0]) > 5.0
+        assert low <= as_filmed.sum() <= high
+        # a window is all aligned or all as filmed
+        assert np.array_equal(np.asarray(frames[:, 4, 0, 0, 0]) > 5.0, as_filmed)
+
+
+def test_the_aligned_set_holds_each_window_aligned_onto_its_centre():
+    from keras_spgan.align import align_window
+
+    data, digest = fit_jax.render_set(8, 2, 1, log=lambda *a, **k: None, alignment="flow")
+    plain, plain_digest = fit_jax.render_set(8, 2, 1, log=lambda *a, **k: None)
+    assert digest == plain_digest and "train_aligned" not in plain
+    blurry = data["train"][0]
+    assert data["train_aligned"].shape == (1, 6, 5, 192, 256, 3)  # the windows inside the clip
+    assert data["test_aligned"].shape == (2, 10, 5, 192, 256, 3)  # one per frame, ends replicated
+    np.testing.assert_array_equal(data["train_aligned"][0, 3], align_window(blurry[0, 3:8]))
+    np.testing.assert_array_equal(data["test_aligned"][1, 0], align_window(data["test"][0][1, [0, 0, 0, 1, 2]]))
 
 
 def test_a_second_stage_starts_from_the_first_and_the_preset_records_both(runs):
@@ -132,9 +244,14 @@ def test_the_rendered_set_does_not_depend_on_the_number_of_workers():
     (["--out", "x", "--steps", "1000", "--ema", "1"], "--ema must be in [0, 1)"),
     (["--out", "x", "--steps", "300"], "must be more than --warmup_steps"),
     (["--out", "x", "--steps", "1000", "--init_from", "nowhere"], "--init_from nowhere: not a preset name"),
-    (["--out", "x", "--steps", "1000", "--spn_config", "{}"], "--spn_config builds a new network"),
-    (["--out", "x", "--steps", "1000", "--init_from", "none", "--spn_config", '{"alignment": "flow"}'],
-     "takes them aligned by 'flow'"),
+    (["--out", "x", "--steps", "1000", "--spn_config", '{"num_res_blocks": 2}'], "only \"alignment\" may change"),
+    (["--out", "x", "--steps", "1000", "--spn_config", '{"alignment": "warp"}'], "\"alignment\" must be one of"),
+    (["--out", "x", "--steps", "1000", "--spn_config", "{alignment: flow}"], "--spn_config is not JSON"),
+    (["--out", "x", "--steps", "1000", "--spn_config", "[1]"], "--spn_config must be a JSON object"),
+    (["--out", "x", "--steps", "1000", "--init_from", "spn_strong", "--unaligned_share", "1"],
+     "--unaligned_share must be in [0, 1)"),
+    (["--out", "x", "--steps", "1000", "--init_from", "spn", "--unaligned_share", "0.5"],
+     "--unaligned_share needs a network that takes aligned windows"),
 ])
 def test_bad_flags_are_named(args, message, capsys):
     with pytest.raises(SystemExit):

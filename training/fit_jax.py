@@ -11,11 +11,15 @@ TensorFlow.
 What it does, in order:
 1. Renders the presets' training set (`keras_spgan.data.training_set`, version 8 by
    default) in memory on every core: the same clips, byte for byte, as the cached PNG set,
-   since each clip draws from its own seed.
-2. Puts the Y (BT.601 luma, what the SPN sees) of every blurry and sharp frame on the GPU,
-   and draws each batch there: random windows of T frames, the same random crop on the
-   window and its target, random flips, transposition and time reversal (the dihedral and
-   temporal augmentations of `keras_spgan.data.pipeline`). Nothing crosses the host per step.
+   since each clip draws from its own seed. For a network that takes its windows aligned
+   (its config's "alignment": "flow"), the same workers align every window of T frames onto
+   its centre (`keras_spgan.align`, on the whole uint8 RGB frames, as training.fit's pipeline
+   does before it crops): the training windows, and the held-out ones with replicated ends.
+2. Puts the Y (BT.601 luma, what the SPN sees) of every blurry and sharp frame (or aligned
+   window) on the GPU, and draws each batch there: random windows of T frames, the same random
+   crop on the window and its target, random flips, transposition and time reversal (the
+   dihedral and temporal augmentations of `keras_spgan.data.pipeline`). Nothing crosses the
+   host per step.
 3. Trains with Adam (Keras' betas and epsilon, via optax) along a linear warm-up and a half
    cosine to --min_lr, on the MSE (the paper's eq. 3) or the PSNR loss of
    `keras_spgan.losses`, with bfloat16 mixed precision by default, and an exponential moving
@@ -24,8 +28,10 @@ What it does, in order:
    set's held-out clips (every frame, full size, replicate-padded ends, as evaluation does).
 5. Writes config.json and weights.h5 (the average at the last step: the folder is a preset
    folder, usable as `--model` and `--init_from` anywhere), weights-last.h5 (the raw weights)
-   and weights-best.h5 (the best average seen), in the presets' float16 format, and run.json (arguments, digest of the
-   rendered set, steps, the validation curve, speed).
+   and weights-best.h5 (the best average seen), with --keep_every the average every N steps
+   (weights-step{N}.h5, to choose by measurements the held-out clips cannot make), all in the
+   presets' float16 format, and run.json (arguments, digest of the rendered set, alignment,
+   steps, the validation curve, speed).
 
 --time_budget: the whole run's seconds. Steps are then fixed after the warm-up, from the
 speed measured there, so that training, evaluations and saving fit; run.json records the
@@ -39,12 +45,14 @@ import json
 import math
 import multiprocessing
 import os
+import shlex
 import sys
 import time
 
 import numpy as np
 
 from keras_spgan import presets
+from keras_spgan.align import ALIGNMENTS
 from keras_spgan.data import training_set
 from keras_spgan.files import write_json
 
@@ -81,7 +89,7 @@ def command(config):
         if isinstance(value, bool):
             flags.append(f"--{key}" if value else f"--no-{key}")
         else:
-            flags.append(f"--{key} {value}")
+            flags.append(f"--{key} {shlex.quote(str(value))}")
     return "KERAS_BACKEND=jax python -m training.fit_jax " + " ".join(flags)
 
 
@@ -101,21 +109,48 @@ class Config:
     ema: float = 0.999
     mixed_precision: bool = True
     eval_every: int = 1000
+    keep_every: int = 0  # also keep the average every N steps (weights-step{N}.h5); 0: no snapshots
     seed: int = 0
     workers: int = 0  # 0: every core
     max_clips: int = 0  # 0: the whole set (a small number is for trying the script out)
-    spn_config: str = ""  # JSON overriding the initial model's config (only with --init_from none)
+    # JSON: the new network's config with --init_from none; with a preset or run, only its
+    # "alignment" may change (the same weights then learn windows aligned otherwise)
+    spn_config: str = ""
+    # With an aligned network: this share of the training windows is drawn as filmed, not aligned, so
+    # that the network has seen misaligned neighbours (where the flow fails on real footage)
+    unaligned_share: float = 0.0
+
+
+def _spn_config_override(config):
+    """--spn_config as a dict (ValueError names what is wrong with it)."""
+    try:
+        override = json.loads(config.spn_config or "{}")
+    except ValueError as error:
+        raise ValueError(f"--spn_config is not JSON: {error}") from None
+    if not isinstance(override, dict):
+        raise ValueError(f"--spn_config must be a JSON object, got {config.spn_config!r}")
+    return override
+
+
+def _network_config(config):
+    """The config of the SPN this run trains, read without building it (the workers that render
+    the set need its frame count and alignment before JAX starts)."""
+    override = _spn_config_override(config)
+    if config.init_from == "none":
+        return override
+    with open(os.path.join(presets.preset_dir(config.init_from), presets.CONFIG_FILE)) as f:
+        return {**json.load(f)["config"], **override}
 
 
 def _alignment(config):
-    """The alignment (keras_spgan.align) of the network this run trains: its spn_config's or its init's."""
-    if config.init_from == "none":
-        try:
-            return json.loads(config.spn_config or "{}").get("alignment", "none")
-        except (ValueError, AttributeError):
-            return "none"  # SPN(...) names a malformed --spn_config when it builds
-    with open(os.path.join(presets.preset_dir(config.init_from), presets.CONFIG_FILE)) as f:
-        return json.load(f)["config"].get("alignment", "none")
+    """The alignment (keras_spgan.align) of the network this run trains."""
+    return _network_config(config).get("alignment", "none")
+
+
+def _num_frames(config):
+    from keras_spgan.archs.spn import PAPER_SCALES
+
+    return max(_network_config(config).get("scales", PAPER_SCALES))
 
 
 def parse_args(argv=None):
@@ -141,16 +176,23 @@ def parse_args(argv=None):
         parser.error(f"--ema must be in [0, 1), got {config.ema}")
     if config.steps and config.steps <= config.warmup_steps:
         parser.error(f"--steps ({config.steps}) must be more than --warmup_steps ({config.warmup_steps})")
-    if config.spn_config and config.init_from != "none":
-        parser.error("--spn_config builds a new network: it needs --init_from none")
+    try:
+        override = _spn_config_override(config)
+    except ValueError as error:
+        parser.error(str(error))
+    if set(override) - {"alignment"} and config.init_from != "none":
+        parser.error(f"--spn_config {config.spn_config}: with --init_from only \"alignment\" may change "
+                     "(the weights are the initial network's); a new network needs --init_from none")
     if config.init_from != "none" and not presets.is_preset(config.init_from):  # a run's folder is one too
         names = ", ".join(presets.list_presets()) or "none in this install"
         parser.error(f"--init_from {config.init_from}: not a preset name, a preset folder nor a run of this "
                      f"trainer (presets: {names}); --init_from none trains from scratch")
-    if _alignment(config) != "none":
-        parser.error(f"this trainer feeds windows as filmed, but the network takes them aligned by "
-                     f"{_alignment(config)!r} (its config's \"alignment\"): train it with training.fit, whose "
-                     "pipeline aligns them")
+    if _alignment(config) not in ALIGNMENTS:
+        parser.error(f"--spn_config: \"alignment\" must be one of {ALIGNMENTS}, got {_alignment(config)!r}")
+    if not 0.0 <= config.unaligned_share < 1.0:
+        parser.error(f"--unaligned_share must be in [0, 1), got {config.unaligned_share}")
+    if config.unaligned_share and _alignment(config) == "none":
+        parser.error("--unaligned_share needs a network that takes aligned windows (its config's \"alignment\")")
     if os.path.exists(os.path.join(config.out, RUN_FILE)):
         parser.error(f"--out {config.out} holds a finished run already; this trainer does not resume: "
                      f"give another folder (--init_from {config.out} continues from its result)")
@@ -162,19 +204,40 @@ def parse_args(argv=None):
 _WORKER = {}
 
 
-def _init_worker(version):
+def _init_worker(version, num_frames=5, alignment="none"):
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already
     args = training_set.default_args(**training_set.VERSIONS[version])
     train, test = training_set.gather_sources(args)
-    _WORKER.update(args=args, plan=training_set.plan_clips(train, test, args))
+    _WORKER.update(args=args, plan=training_set.plan_clips(train, test, args), num_frames=num_frames,
+                   alignment=alignment)
+
+
+def window_indices(length, num_frames, split):
+    """The frame indices of a clip's windows, one row per window: for training the windows that
+    fit inside the clip, for validation one per frame with the ends replicated (as evaluation pads)."""
+    radius = num_frames // 2
+    centres = np.arange(radius, length - radius) if split == "train" else np.arange(length)
+    return np.clip(centres[:, None] + np.arange(-radius, radius + 1)[None], 0, length - 1)
 
 
 def _render(index):
+    from keras_spgan.align import align_window
+
     blurry, sharp, record = training_set.render(_WORKER["plan"][index], _WORKER["args"])
-    return _WORKER["plan"][index][0], record["split"], np.stack(blurry), np.stack(sharp)
+    blurry, sharp, split = np.stack(blurry), np.stack(sharp), record["split"]
+    aligned = None
+    if _WORKER["alignment"] != "none":
+        rows = window_indices(len(blurry), _WORKER["num_frames"], split)
+        aligned = np.stack([align_window(blurry[row], _WORKER["alignment"]) for row in rows])
+    return _WORKER["plan"][index][0], split, blurry, sharp, aligned
 
 
-def render_set(version, workers, max_clips=0, log=print):
-    """{"train": (blurry, sharp), "test": (blurry, sharp)}, uint8 (N, T, H, W, 3), and the set's digest.
+def render_set(version, workers, max_clips=0, log=print, num_frames=5, alignment="none"):
+    """{"train": (blurry, sharp), "test": (blurry, sharp)}, uint8 (N, T, H, W, 3), and the set's digest;
+    with an alignment, also "train_aligned" and "test_aligned": uint8 (N, windows, num_frames, H, W, 3),
+    each clip's windows (`window_indices`) aligned onto their centres.
 
     Spawned workers (not forked: the parent may hold a JAX runtime) each rebuild the plan,
     which is cheap next to rendering."""
@@ -191,17 +254,25 @@ def render_set(version, workers, max_clips=0, log=print):
         indices = [i for i in indices if plan[i][5] == "train"][:max_clips] + tests[: max(2, max_clips // 4)]
     start = time.time()
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers or os.cpu_count(), initializer=_init_worker, initargs=(version,)) as pool:
+    with context.Pool(workers or os.cpu_count(), initializer=_init_worker,
+                      initargs=(version, num_frames, alignment)) as pool:
         clips = pool.map(_render, indices, chunksize=4)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256()  # of the rendered clips: the alignment is in the run's record
     split = {"train": ([], []), "test": ([], [])}
-    for name, which, blurry, sharp in clips:
+    aligned = {"train": [], "test": []}
+    for name, which, blurry, sharp, windows in clips:
         digest.update(name.encode() + blurry.tobytes() + sharp.tobytes())
         split[which][0].append(blurry)
         split[which][1].append(sharp)
+        aligned[which].append(windows)
+    aligned_note = f", windows aligned by {alignment!r}" if alignment != "none" else ""
     log(f"rendered {len(clips)} clips of version {version} in {time.time() - start:.0f} s "
-        f"({len(split['train'][0])} train, {len(split['test'][0])} held-out), sha256 {digest.hexdigest()[:16]}")
-    return {k: (np.stack(b), np.stack(s)) for k, (b, s) in split.items()}, digest.hexdigest()
+        f"({len(split['train'][0])} train, {len(split['test'][0])} held-out{aligned_note}), "
+        f"sha256 {digest.hexdigest()[:16]}")
+    data = {k: (np.stack(b), np.stack(s)) for k, (b, s) in split.items()}
+    if alignment != "none":
+        data.update({f"{k}_aligned": np.stack(v) for k, v in aligned.items()})
+    return data, digest.hexdigest()
 
 
 # --- 2-5. the model, the step, the loop (JAX from here on) ------------------------------------
@@ -218,11 +289,12 @@ def load_model(config):
         spn = SPN(**{**json.loads(config.spn_config or "{}"), "synchronized_bn": False})
         spn.build((None, max(spn.scales), config.crop, config.crop, 1))
         return spn
-    return load_spn(config.init_from)
+    return load_spn(config.init_from, _spn_config_override(config))
 
 
-def load_spn(source):
-    """An SPN with the weights of a preset (name or folder) or of a run of this trainer (its result)."""
+def load_spn(source, override=None):
+    """An SPN with the weights of a preset (name or folder) or of a run of this trainer (its result);
+    `override`: config entries that change no weight (the alignment)."""
     import keras
 
     from keras_spgan.archs.spn import SPN  # noqa: F401 (registers the class for deserialization)
@@ -232,41 +304,75 @@ def load_spn(source):
         spn_config = json.load(f)
     spn_config["config"]["synchronized_bn"] = False
     spn_config["config"].pop("dtype", None)  # the policy in force decides
+    spn_config["config"].update(override or {})
     spn = keras.saving.deserialize_keras_object(spn_config)
     spn.set_weights(presets.read_weights(os.path.join(folder, presets.WEIGHTS_FILE), spn))
     return spn
 
 
-def to_luma(frames_uint8):
-    """uint8 RGB (..., 3) -> float32 BT.601 Y (...), as the pipeline computes it, on the device."""
+def to_luma(frames_uint8, chunk=64):
+    """uint8 RGB (N, ..., 3) -> float32 BT.601 Y (N, ...), as the pipeline computes it, on the device
+    (`chunk` items at a time: the float RGB in between would be 12 times the uint8 input)."""
     import jax.numpy as jnp
 
     from keras_spgan.colour import rgb_to_y
 
-    return jnp.asarray(rgb_to_y(jnp.asarray(frames_uint8, jnp.float32) / 255.0))[..., 0]
+    return jnp.concatenate([jnp.asarray(rgb_to_y(jnp.asarray(frames_uint8[i : i + chunk], jnp.float32) / 255.0))[
+        ..., 0] for i in range(0, len(frames_uint8), chunk)])
 
 
-def sample_batch(key, blurry, sharp, num_frames, batch_size, crop):
-    """A random batch from the Y frames (N, T, H, W) on the device: windows (B, num_frames, crop, crop, 1)
-    and targets (B, crop, crop, 1), augmented."""
+def device_data(data, num_frames, alignment, unaligned_share=0.0):
+    """The training frames and the validation windows, as Y on the device: ((blurry, sharp) for
+    sample_batch, or (blurry, sharp, the windows as filmed) with an unaligned share, and
+    (windows (M, num_frames, H, W, 1), targets (M, H, W, 1)) for mean_psnr)."""
+    import jax.numpy as jnp
+
+    if alignment == "none":
+        train = tuple(to_luma(a) for a in data["train"])
+        return train, validation_windows(*(to_luma(a) for a in data["test"]), num_frames)
+    windows, sharp = data["train_aligned"], data["train"][1]
+    centres = window_indices(sharp.shape[1], num_frames, "train")[:, num_frames // 2]
+    blurry = to_luma(windows.reshape(-1, *windows.shape[2:]))  # one "clip" per window
+    train = (blurry, to_luma(sharp[:, centres].reshape(-1, 1, *sharp.shape[2:])))
+    if unaligned_share:
+        clips, rows = data["train"][0], window_indices(sharp.shape[1], num_frames, "train")
+        train += (to_luma(clips[:, rows].reshape(-1, *windows.shape[2:])),)
+    windows, sharp = data["test_aligned"], data["test"][1]
+    validation = (to_luma(windows.reshape(-1, *windows.shape[2:]))[..., None],
+                  jnp.reshape(to_luma(sharp), (-1, *sharp.shape[2:-1]))[..., None])
+    return train, validation
+
+
+def sample_batch(key, blurry, sharp, num_frames, batch_size, crop, unaligned=None, unaligned_share=0.0):
+    """A random batch from the Y frames on the device: windows (B, num_frames, crop, crop, 1) and
+    targets (B, crop, crop, 1), augmented.
+
+    blurry (N, L, H, W) holds N clips of L frames, or N aligned windows (L = num_frames); sharp
+    (N, L', H, W) the targets of blurry's centre L' frames (L' = L for clips, 1 for windows);
+    unaligned: blurry's windows as filmed, of which each batch draws `unaligned_share`."""
     import jax
     import jax.numpy as jnp
 
     clips, length, height, width = blurry.shape
     radius = num_frames // 2
     per_clip = length - 2 * radius
+    first_target = (length - sharp.shape[1]) // 2  # the blurry frame whose target is sharp[:, 0]
     keys = jax.random.split(key, 8)
     window = jax.random.randint(keys[0], (batch_size,), 0, clips * per_clip)
     clip, centre = window // per_clip, radius + window % per_clip
     top = jax.random.randint(keys[1], (batch_size,), 0, height - crop + 1)
     left = jax.random.randint(keys[2], (batch_size,), 0, width - crop + 1)
 
-    def one(c, t, y, x):
+    def one(c, t, y, x, as_filmed):
         frames = jax.lax.dynamic_slice(blurry, (c, t - radius, y, x), (1, num_frames, crop, crop))[0]
-        target = jax.lax.dynamic_slice(sharp, (c, t, y, x), (1, 1, crop, crop))[0]
+        if unaligned is not None:
+            filmed = jax.lax.dynamic_slice(unaligned, (c, t - radius, y, x), (1, num_frames, crop, crop))[0]
+            frames = jnp.where(as_filmed, filmed, frames)
+        target = jax.lax.dynamic_slice(sharp, (c, t - first_target, y, x), (1, 1, crop, crop))[0]
         return jnp.concatenate([frames, target], axis=0)  # the target rides along as frame T
 
-    stack = jax.vmap(one)(clip, centre, top, left)  # (B, T + 1, crop, crop)
+    filmed_coins = jax.random.bernoulli(keys[4], unaligned_share, (batch_size,))
+    stack = jax.vmap(one)(clip, centre, top, left, filmed_coins)  # (B, T + 1, crop, crop)
     coins = jax.random.bernoulli(keys[3], 0.5, (4, batch_size))[:, :, None, None, None]
     stack = jnp.where(coins[0], stack[..., ::-1], stack)  # horizontal flip
     stack = jnp.where(coins[1], stack[..., ::-1, :], stack)  # vertical flip
@@ -307,7 +413,8 @@ def make_functions(model, config, num_frames):
 
     def train_step(state, data, key, total_steps):
         trainable, non_trainable, opt_state, ema, step = state
-        frames, target = sample_batch(key, *data, num_frames, config.batch_size, config.crop)
+        frames, target = sample_batch(key, data[0], data[1], num_frames, config.batch_size, config.crop,
+                                      *data[2:], unaligned_share=config.unaligned_share)
         (loss, non_trainable), grads = grad_fn(trainable, non_trainable, frames, target)
         opt_state.hyperparams["learning_rate"] = learning_rate(step, total_steps, config)
         updates, opt_state = tx.update(grads, opt_state, trainable)
@@ -378,16 +485,16 @@ def steps_for_budget(config, step, rate, elapsed, eval_seconds):
 def train(config, log=print):
     started = time.time()
     os.makedirs(config.out, exist_ok=True)
-    data, digest = render_set(config.stills_version, config.workers, config.max_clips, log)
+    num_frames, alignment = _num_frames(config), _alignment(config)
+    data, digest = render_set(config.stills_version, config.workers, config.max_clips, log, num_frames, alignment)
 
     import jax
     import keras
 
     log(f"JAX {jax.__version__} on {jax.devices()}, Keras {keras.__version__}")
     model = load_model(config)
-    num_frames = max(model.scales)
-    train_data = tuple(to_luma(a) for a in data["train"])
-    windows, targets = validation_windows(*(to_luma(a) for a in data["test"]), num_frames)
+    assert max(model.scales) == num_frames and model.alignment == alignment, (model.scales, model.alignment)
+    train_data, (windows, targets) = device_data(data, num_frames, alignment, config.unaligned_share)
     del data
     tx, train_step, restore = make_functions(model, config, num_frames)
     trainable = [v.value for v in model.trainable_variables]
@@ -434,6 +541,9 @@ def train(config, log=print):
             if point["ema_psnr"] > best[0]:
                 best = (point["ema_psnr"], step)
                 save_weights(model, ema, non_trainable, os.path.join(config.out, "weights-best.h5"))
+        if config.keep_every and step % config.keep_every == 0 and step < total:
+            _, non_trainable, _, ema, _ = state
+            save_weights(model, ema, non_trainable, os.path.join(config.out, f"weights-step{step}.h5"))
     trainable, non_trainable, _, ema, _ = state
     save_weights(model, trainable, non_trainable, os.path.join(config.out, "weights-last.h5"))
     save_weights(model, ema, non_trainable, os.path.join(config.out, RESULT_FILE))
@@ -441,7 +551,7 @@ def train(config, log=print):
     config_record = {**dataclasses.asdict(config), "steps": total}
     record = {"trainer": "training.fit_jax",
               "config": {**config_record, "data_dir": f"builtin:stills-v{config.stills_version}"},
-              "command": command(config_record), "steps": total, "set_sha256": digest,
+              "command": command(config_record), "steps": total, "set_sha256": digest, "alignment": alignment,
               "input_psnr": baseline, "curve": curve, "best": {"ema_psnr": best[0], "step": best[1]},
               "steps_per_s": (total - 20) / (time.time() - timed_from) if timed_from else None,
               "seconds": time.time() - started,
