@@ -251,3 +251,14 @@ def test_exports_and_evaluation_know_the_alignment(trained_tiny_spn, tmp_path):
     as_trained, forced = evaluated(None), evaluated("none")
     assert as_trained["alignment"] == {"aligned": "flow"} and forced["alignment"] == {"aligned": "none"}
     assert as_trained["rows"]["aligned"]["pan"]["psnr"] != forced["rows"]["aligned"]["pan"]["psnr"]
+
+
+@pytest.mark.parametrize("command", [["evaluate", "--model", "spn"], ["client", "deblur", "in", "out"],
+                                     ["preset", "--measure", "spn"], ["deblur", "in", "out"]])
+def test_every_alignment_flag_names_itself_and_its_choices(command, capsys):
+    from keras_spgan import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*command, "--alignment", "optical"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--alignment" in err and "'flow'" in err and "'none'" in err
