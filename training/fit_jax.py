@@ -214,23 +214,23 @@ def _init_worker(version, num_frames=5, alignment="none"):
                    alignment=alignment)
 
 
-def window_indices(length, num_frames, split):
+def clip_windows(length, num_frames, split):
     """The frame indices of a clip's windows, one row per window: for training the windows that
-    fit inside the clip, for validation one per frame with the ends replicated (as evaluation pads)."""
+    fit inside the clip, for validation one per frame with the ends replicated (as evaluation pads;
+    keras_spgan.data.pipeline.window_indices gives one such row, but imports TensorFlow)."""
     radius = num_frames // 2
     centres = np.arange(radius, length - radius) if split == "train" else np.arange(length)
     return np.clip(centres[:, None] + np.arange(-radius, radius + 1)[None], 0, length - 1)
 
 
 def _render(index):
-    from keras_spgan.align import align_window
+    from keras_spgan.align import align_windows
 
     blurry, sharp, record = training_set.render(_WORKER["plan"][index], _WORKER["args"])
     blurry, sharp, split = np.stack(blurry), np.stack(sharp), record["split"]
     aligned = None
     if _WORKER["alignment"] != "none":
-        rows = window_indices(len(blurry), _WORKER["num_frames"], split)
-        aligned = np.stack([align_window(blurry[row], _WORKER["alignment"]) for row in rows])
+        aligned = align_windows(blurry[clip_windows(len(blurry), _WORKER["num_frames"], split)], _WORKER["alignment"])
     return _WORKER["plan"][index][0], split, blurry, sharp, aligned
 
 
@@ -330,12 +330,11 @@ def device_data(data, num_frames, alignment, unaligned_share=0.0):
     if alignment == "none":
         train = tuple(to_luma(a) for a in data["train"])
         return train, validation_windows(*(to_luma(a) for a in data["test"]), num_frames)
-    windows, sharp = data["train_aligned"], data["train"][1]
-    centres = window_indices(sharp.shape[1], num_frames, "train")[:, num_frames // 2]
+    (clips, sharp), windows = data["train"], data["train_aligned"]
+    rows = clip_windows(clips.shape[1], num_frames, "train")
     blurry = to_luma(windows.reshape(-1, *windows.shape[2:]))  # one "clip" per window
-    train = (blurry, to_luma(sharp[:, centres].reshape(-1, 1, *sharp.shape[2:])))
+    train = (blurry, to_luma(sharp[:, rows[:, num_frames // 2]].reshape(-1, 1, *sharp.shape[2:])))
     if unaligned_share:
-        clips, rows = data["train"][0], window_indices(sharp.shape[1], num_frames, "train")
         train += (to_luma(clips[:, rows].reshape(-1, *windows.shape[2:])),)
     windows, sharp = data["test_aligned"], data["test"][1]
     validation = (to_luma(windows.reshape(-1, *windows.shape[2:]))[..., None],
@@ -433,10 +432,7 @@ def validation_windows(blurry, sharp, num_frames):
     """Every frame of every held-out clip: (windows (N*T, num_frames, H, W, 1), targets (N*T, H, W, 1))."""
     import jax.numpy as jnp
 
-    length = blurry.shape[1]
-    radius = num_frames // 2
-    index = np.clip(np.arange(length)[:, None] + np.arange(-radius, radius + 1)[None], 0, length - 1)
-    windows = blurry[:, index]  # (N, T, num_frames, H, W)
+    windows = blurry[:, clip_windows(blurry.shape[1], num_frames, "test")]  # (N, T, num_frames, H, W)
     return (jnp.reshape(windows, (-1, num_frames, *blurry.shape[2:]))[..., None],
             jnp.reshape(sharp, (-1, *sharp.shape[2:]))[..., None])
 

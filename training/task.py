@@ -100,7 +100,7 @@ def checkpoint_generator_config(checkpoint):
     whatever built it at first (--init_from's config is in no flag)."""
     with open(os.path.join(checkpoint, ARCH_FILE)) as f:
         model = keras.saving.deserialize_keras_object(json.load(f))
-    return getattr(model, "generator", model).get_config()
+    return generator_of(model).get_config()
 
 
 def _generator(config, resume_from=None):

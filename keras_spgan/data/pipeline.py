@@ -104,11 +104,15 @@ def _aligned(frames, alignment):
     return out
 
 
+def _decode_aligned(paths, num_frames, alignment):
+    """A window's whole frames, decoded and aligned (`_aligned`): (T, H, W, 3) uint8."""
+    return _aligned(tf.stack([_decode_full(paths[t]) for t in range(num_frames)]), alignment)
+
+
 def _decode_window(entry, num_frames, alignment="none"):
     """Index entry -> the same entry with full decoded (and aligned) frames in place of the paths."""
     paths, sharp_path, size = entry
-    frames = _aligned(tf.stack([_decode_full(paths[t]) for t in range(num_frames)]), alignment)
-    return frames, _decode_full(sharp_path), size
+    return _decode_aligned(paths, num_frames, alignment), _decode_full(sharp_path), size
 
 
 def _augment(blurry, sharp, seeds):
@@ -218,8 +222,7 @@ def training_dataset(
         top = tf.random.stateless_uniform([], seeds[0], 0, size[0] - crop + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size[1] - crop + 1, dtype=tf.int32)
         if cache is None and alignment != "none":  # the flow needs the whole frames
-            frames = _aligned(tf.stack([_decode_full(paths[t]) for t in range(num_frames)]), alignment)
-            frames = frames[:, top : top + crop, left : left + crop]
+            frames = _decode_aligned(paths, num_frames, alignment)[:, top : top + crop, left : left + crop]
             target = _decode_crop(sharp_path, size, top, left, crop)
         elif cache is None:
             frames = tf.stack([_decode_crop(paths[t], size, top, left, crop) for t in range(num_frames)])
@@ -302,8 +305,7 @@ def validation_dataset(clips, num_frames, *, max_windows=64, crop=256, channels=
 
     def load(window_paths, target_path, size):
         top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
-        frames = _aligned(tf.stack([_decode_full(window_paths[t]) for t in range(num_frames)]), alignment)
-        frames = frames[:, top : top + crop, left : left + crop]
+        frames = _decode_aligned(window_paths, num_frames, alignment)[:, top : top + crop, left : left + crop]
         target = _decode_full(target_path)[top : top + crop, left : left + crop]
         return _to_output(frames, channels), _to_output(target, channels)
 
