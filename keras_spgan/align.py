@@ -19,6 +19,13 @@ preset trained on aligned windows records it (`SPN(alignment="flow")`) and every
 (deblur, evaluate, training's pipelines) applies it; exported models (SavedModel, TFLite, ONNX)
 take windows aligned by the caller (`align_window`, or `keras-spgan client deblur --alignment flow`);
 `deblur` and `evaluate` read an export's report, which holds the network's config.
+
+Training only: `align_window(..., flow_errors=p, rng=rng)` gives a share p of the neighbours local
+flow errors (`flow_error_field`), so that a network trained on aligned windows meets what the
+flow does to real footage, where it misses non-rigid and occluding motion (riders crossing a
+street), and learns to check a neighbour against the centre frame rather than trust it.
+Measured: networks fine-tuned on aligned windows whose flow never misses (the training set's
+rigid objects, which DIS follows) ghost such footage by up to 5 dB.
 """
 
 import numpy as np
@@ -49,12 +56,47 @@ def _luma_uint8(frame):
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.shape[-1] == 3 else frame[..., 0]
 
 
-def align_window(window, alignment="flow"):
+# Flow errors (training): blobs of a wrong displacement, the size of a person or a car in a
+# 192x256 frame, displaced as far as DIS misses riders crossing at 20 px per frame.
+FLOW_ERROR_BLOBS = (1, 3)
+FLOW_ERROR_SIGMA_PX = (6.0, 32.0)
+FLOW_ERROR_SHIFT_PX = (2.0, 24.0)
+
+
+def flow_error_field(shape, rng):
+    """A local error (H, W, 2) float32 to add to a flow: 1-3 Gaussian blobs (sigma 6-32 px) of a
+    wrong displacement (2-24 px, any direction; both log-uniform), zero far from them."""
+    height, width = shape
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    field = np.zeros((height, width, 2), np.float32)
+    for _ in range(int(rng.integers(FLOW_ERROR_BLOBS[0], FLOW_ERROR_BLOBS[1] + 1))):
+        centre = rng.uniform(0, 1, 2) * (width, height)
+        sigma = np.exp(rng.uniform(*np.log(FLOW_ERROR_SIGMA_PX)))
+        shift = np.exp(rng.uniform(*np.log(FLOW_ERROR_SHIFT_PX)))
+        direction = rng.uniform(0, 2 * np.pi)
+        weight = np.exp(-((cols - centre[0]) ** 2 + (rows - centre[1]) ** 2) / (2 * sigma**2))
+        field += weight[..., None] * np.float32([np.cos(direction), np.sin(direction)]) * np.float32(shift)
+    return field
+
+
+def check_flow_errors(share, name="flow_errors"):
+    if not 0 <= share <= 1:
+        raise ValueError(f"{name} must be in [0, 1], got {share}")
+    return share
+
+
+def align_window(window, alignment="flow", flow_errors=0.0, rng=None):
     """`window` (T, H, W, C) (C = 3 RGB or 1 luma; uint8, or float in [0, 1]) with every frame
-    warped onto frame T // 2 along the optical flow; same shape and dtype. "none": unchanged."""
+    warped onto frame T // 2 along the optical flow; same shape and dtype. "none": unchanged.
+
+    `flow_errors` (training only): the share of the neighbours whose flow gets a local error
+    (`flow_error_field`, drawn from the numpy Generator `rng`) before the warp."""
     import cv2
 
     check_alignment(alignment)
+    check_flow_errors(flow_errors)
+    if flow_errors and rng is None:
+        raise ValueError("flow_errors needs an rng (numpy.random.Generator)")
     window = np.asarray(window)
     if window.ndim != 4 or window.shape[-1] not in (1, 3):
         raise ValueError(f"expects a window (T, H, W, 1 or 3), got shape {window.shape}")
@@ -70,6 +112,8 @@ def align_window(window, alignment="flow"):
         if t == centre or np.array_equal(lumas[t], lumas[centre]):
             continue  # the centre itself, or a replicated end of the video
         flow = estimator.calc(lumas[centre], lumas[t], None)
+        if flow_errors and rng.random() < flow_errors:
+            flow = flow + flow_error_field((height, width), rng)
         source = frame if frame.dtype in (np.uint8, np.float32) else frame.astype(np.float32)
         warped = cv2.remap(source, cols + flow[..., 0], rows + flow[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
@@ -77,9 +121,9 @@ def align_window(window, alignment="flow"):
     return aligned
 
 
-def align_windows(windows, alignment="flow"):
-    """A batch (B, T, H, W, C) of windows, each aligned by `align_window`."""
+def align_windows(windows, alignment="flow", flow_errors=0.0, rng=None):
+    """A batch (B, T, H, W, C) of windows, each aligned by `align_window` (its flow errors drawn in turn from `rng`)."""
     windows = np.asarray(windows)
     if alignment == "none":
         return windows
-    return np.stack([align_window(window, alignment) for window in windows])
+    return np.stack([align_window(window, alignment, flow_errors, rng) for window in windows])

@@ -199,6 +199,67 @@ def test_training_and_validation_windows_are_aligned_on_whole_frames(panned_clip
         training_dataset(panned_clips, 5, alignment="dis")
 
 
+def test_flow_errors_misplace_parts_of_some_neighbours_reproducibly():
+    from keras_spgan.align import FLOW_ERROR_SHIFT_PX, flow_error_field
+
+    window = np.stack(panned_frames(5, height=96, width=128))
+    clean = align_window(window)
+    field = flow_error_field((96, 128), np.random.default_rng(0))
+    magnitude = np.hypot(field[..., 0], field[..., 1])
+    assert field.dtype == np.float32 and magnitude.max() <= FLOW_ERROR_SHIFT_PX[1] * 3 + 1e-3
+    assert 0.005 < (magnitude > 1).mean() < 0.9  # local: blobs, not a shift of the whole frame
+    noisy = align_window(window, flow_errors=1.0, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(noisy[2], window[2])  # the centre, the target's frame, is never touched
+    np.testing.assert_array_equal(noisy, align_window(window, flow_errors=1.0, rng=np.random.default_rng(4)))
+    changed = [np.abs(n.astype(int) - c.astype(int)).max(-1) > 20 for n, c in zip(noisy, clean)]
+    assert all(0.002 < m.mean() < 0.9 for i, m in enumerate(changed) if i != 2), [m.mean() for m in changed]
+    # A share: over many windows, about that share of the neighbours are misplaced.
+    hit = [not np.array_equal(n, c) for seed in range(12)
+           for n, c in zip(align_window(window, flow_errors=0.5, rng=np.random.default_rng(seed)), clean)]
+    assert 0.25 < np.mean(hit) * 5 / 4 < 0.75
+    np.testing.assert_array_equal(align_window(window, flow_errors=0.0, rng=np.random.default_rng(1)), clean)
+    with pytest.raises(ValueError, match=r"flow_errors must be in \[0, 1\], got 1.5"):
+        align_window(window, flow_errors=1.5, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="flow_errors needs an rng"):
+        align_window(window, flow_errors=0.5)
+
+
+def test_training_windows_with_flow_errors(panned_clips):
+    def first(**kwargs):
+        data = training_dataset(panned_clips, 5, batch_size=6, crop=48, channels="rgb", augment=False, seed=3,
+                                repeat=False, alignment="flow", **kwargs)
+        return [np.asarray(t) for t in next(iter(data))]
+
+    (clean, target), (noisy, noisy_target) = first(), first(flow_errors=1.0)
+    np.testing.assert_array_equal(target, noisy_target)  # the same crops and targets
+    np.testing.assert_array_equal(noisy[:, 2], clean[:, 2])
+    assert np.mean(_crop_errors(noisy, 2)) > np.mean(_crop_errors(clean, 2)) + 1.0
+    np.testing.assert_array_equal(noisy, first(flow_errors=1.0)[0])  # drawn from the seed: reproducible
+    with pytest.raises(ValueError, match="flow_errors needs aligned windows"):
+        training_dataset(panned_clips, 5, flow_errors=0.5)
+    with pytest.raises(ValueError, match="flow_errors draws new errors for every window"):
+        training_dataset(panned_clips, 5, alignment="flow", flow_errors=0.5, cache="")
+
+
+def test_flow_errors_flag(trained_tiny_spn, panned_clips):
+    from training.config import ConfigError, TrainConfig
+    from training.task import TrainingData, train_dataset
+
+    for value in (-0.1, 1.2):
+        with pytest.raises(ConfigError, match=r"--flow_errors.*must be in \[0, 1\]"):
+            TrainConfig(flow_errors=value).validate()
+    with pytest.raises(ConfigError, match="--flow_errors.*cannot be used with --cache"):
+        TrainConfig(flow_errors=0.5, cache=True).validate()
+    config = TrainConfig(flow_errors=0.5, batch_size=2, crop=48, scales=(1, 3, 5))
+    data = TrainingData("", panned_clips, [], 6)
+    import tensorflow as tf
+
+    with pytest.raises(ConfigError, match=r"--flow_errors.*needs a network fed aligned windows"):
+        train_dataset(config, data, tf.distribute.get_strategy(), 0, alignment="none")
+    blurry, _ = next(iter(train_dataset(config, data, tf.distribute.get_strategy(), 0, alignment="flow")))
+    assert blurry.shape == (2, 5, 48, 48, 1)
+
+
 def test_an_unaligned_network_starts_an_aligned_one(trained_tiny_spn):
     from training.config import TrainConfig
     from training.task import _generator

@@ -189,6 +189,16 @@ def test_the_aligned_set_holds_each_window_aligned_onto_its_centre():
     assert data["test_aligned"].shape == (2, 10, 5, 192, 256, 3)  # one per frame, ends replicated
     np.testing.assert_array_equal(data["train_aligned"][0, 3], align_window(blurry[0, 3:8]))
     np.testing.assert_array_equal(data["test_aligned"][1, 0], align_window(data["test"][0][1, [0, 0, 0, 1, 2]]))
+    # --flow_errors: the training windows' neighbours get local errors drawn from the clip's index,
+    # the same on every render; the centres and the validation windows stay as aligned
+    noisy, noisy_digest = fit_jax.render_set(8, 2, 1, log=lambda *a, **k: None, alignment="flow", flow_errors=1.0)
+    again = fit_jax.render_set(8, 2, 1, log=lambda *a, **k: None, alignment="flow", flow_errors=1.0)[0]
+    assert noisy_digest == digest
+    np.testing.assert_array_equal(noisy["train_aligned"], again["train_aligned"])
+    np.testing.assert_array_equal(noisy["test_aligned"], data["test_aligned"])
+    np.testing.assert_array_equal(noisy["train_aligned"][:, :, 2], data["train_aligned"][:, :, 2])
+    moved = np.abs(noisy["train_aligned"].astype(int) - data["train_aligned"].astype(int)).max(-1) > 20
+    assert 0.002 < moved[:, :, [0, 1, 3, 4]].mean() < 0.5
 
 
 def test_a_second_stage_starts_from_the_first_and_the_preset_records_both(runs):
@@ -252,6 +262,10 @@ def test_the_rendered_set_does_not_depend_on_the_number_of_workers():
      "--unaligned_share must be in [0, 1)"),
     (["--out", "x", "--steps", "1000", "--init_from", "spn", "--unaligned_share", "0.5"],
      "--unaligned_share needs a network that takes aligned windows"),
+    (["--out", "x", "--steps", "1000", "--init_from", "spn_strong", "--flow_errors", "1.5"],
+     "--flow_errors must be in [0, 1]"),
+    (["--out", "x", "--steps", "1000", "--init_from", "spn", "--flow_errors", "0.5"],
+     "--flow_errors needs a network that takes aligned windows"),
 ])
 def test_bad_flags_are_named(args, message, capsys):
     with pytest.raises(SystemExit):

@@ -107,6 +107,11 @@ class TrainConfig:
     freeze_bn: bool = _flag(False, "Keep the generator's BatchNormalization in inference mode (its statistics and "
                                    "scale fixed): fine-tuning a trained model at small batches, whose batch "
                                    "statistics are noisy.")
+    flow_errors: float = _flag(0.0, "Networks fed aligned windows: the share of the training windows' neighbour "
+                                    "frames whose optical flow gets a local error before the warp (blobs of a wrong "
+                                    "2-24 px displacement, keras_spgan.align.flow_error_field), as the flow misses "
+                                    "non-rigid and occluding motion in real footage; validation stays as aligned. "
+                                    "0 = off.")
     ema: float = _flag(0.0, "Keep an exponential moving average of the generator's weights with this momentum "
                             "(e.g. 0.999, BasicSR's ema_decay; 0 = off). Validation, best.weights.h5 and the "
                             "final model use the average; checkpoints hold both, so resumes stay exact.")
@@ -189,6 +194,10 @@ class TrainConfig:
             raise ConfigError("warmup_steps", f"must be >= 0, got {self.warmup_steps}")
         if self.freeze_bn and self.init_from is None:
             raise ConfigError("freeze_bn", "needs --init_from: a network trained from scratch needs its statistics")
+        if not 0 <= self.flow_errors <= 1:
+            raise ConfigError("flow_errors", f"must be in [0, 1] (0 = off), got {self.flow_errors}")
+        if self.flow_errors and self.cache:
+            raise ConfigError("flow_errors", "draws new errors for every window: it cannot be used with --cache")
         if not 0 <= self.ema < 1:
             raise ConfigError("ema", f"must be in [0, 1) (0 = off), got {self.ema}")
         if not self.adv_weight >= 0:

@@ -84,10 +84,16 @@ def measure(model, log=print, made=None):
         per_clip[clip.name] = {"motion_px_per_frame": clip.motion_px_per_frame,
                                "input": psnr(clip.blurry[3], clip.sharp[3]),
                                "model": psnr(restore_centre(runner, clip), clip.sharp[3])}
+    return summarise(per_clip, PROTOCOL, log)
+
+
+def summarise(per_clip, protocol, log=print, what="rgb"):
+    """The report of `measure` from {clip: {"input", "model", ...}} (RGB PSNR, dB); logs the means
+    and the worst clip. Shared with `training.fast_movers`."""
     inputs = float(np.mean([row["input"] for row in per_clip.values()]))
     outputs = float(np.mean([row["model"] for row in per_clip.values()]))
     worst = min(per_clip, key=lambda k: per_clip[k]["model"] - per_clip[k]["input"])
-    log(f"  rgb: input {inputs:.2f} dB, model {outputs:.2f} dB ({outputs - inputs:+.2f} dB; worst {worst} "
+    log(f"  {what}: input {inputs:.2f} dB, model {outputs:.2f} dB ({outputs - inputs:+.2f} dB; worst {worst} "
         f"{per_clip[worst]['model'] - per_clip[worst]['input']:+.2f} dB)")
-    return {"protocol": PROTOCOL, "clips": len(per_clip),
+    return {"protocol": protocol, "clips": len(per_clip),
             "rgb": {"input": inputs, "model": outputs, "gain_db": outputs - inputs, "per_clip": per_clip}}

@@ -119,6 +119,10 @@ class Config:
     # With an aligned network: this share of the training windows is drawn as filmed, not aligned, so
     # that the network has seen misaligned neighbours (where the flow fails on real footage)
     unaligned_share: float = 0.0
+    # With an aligned network: the share of the training windows' neighbours whose flow gets a local
+    # error before the warp (keras_spgan.align.flow_error_field), drawn once per window when the set
+    # is rendered (training.fit draws new ones every time); validation windows stay as aligned
+    flow_errors: float = 0.0
 
 
 def _spn_config_override(config):
@@ -193,6 +197,10 @@ def parse_args(argv=None):
         parser.error(f"--unaligned_share must be in [0, 1), got {config.unaligned_share}")
     if config.unaligned_share and _alignment(config) == "none":
         parser.error("--unaligned_share needs a network that takes aligned windows (its config's \"alignment\")")
+    if not 0.0 <= config.flow_errors <= 1.0:
+        parser.error(f"--flow_errors must be in [0, 1], got {config.flow_errors}")
+    if config.flow_errors and _alignment(config) == "none":
+        parser.error("--flow_errors needs a network that takes aligned windows (its config's \"alignment\")")
     if os.path.exists(os.path.join(config.out, RUN_FILE)):
         parser.error(f"--out {config.out} holds a finished run already; this trainer does not resume: "
                      f"give another folder (--init_from {config.out} continues from its result)")
@@ -204,14 +212,14 @@ def parse_args(argv=None):
 _WORKER = {}
 
 
-def _init_worker(version, num_frames=5, alignment="none"):
+def _init_worker(version, num_frames=5, alignment="none", flow_errors=0.0):
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already
     args = training_set.default_args(**training_set.VERSIONS[version])
     train, test = training_set.gather_sources(args)
     _WORKER.update(args=args, plan=training_set.plan_clips(train, test, args), num_frames=num_frames,
-                   alignment=alignment)
+                   alignment=alignment, flow_errors=flow_errors)
 
 
 def clip_windows(length, num_frames, split):
@@ -230,14 +238,17 @@ def _render(index):
     blurry, sharp, split = np.stack(blurry), np.stack(sharp), record["split"]
     aligned = None
     if _WORKER["alignment"] != "none":
-        aligned = align_windows(blurry[clip_windows(len(blurry), _WORKER["num_frames"], split)], _WORKER["alignment"])
+        errors = _WORKER["flow_errors"] if split == "train" else 0.0  # validation measures the flow as it is
+        aligned = align_windows(blurry[clip_windows(len(blurry), _WORKER["num_frames"], split)], _WORKER["alignment"],
+                                errors, np.random.default_rng([index, 13]) if errors else None)
     return _WORKER["plan"][index][0], split, blurry, sharp, aligned
 
 
-def render_set(version, workers, max_clips=0, log=print, num_frames=5, alignment="none"):
+def render_set(version, workers, max_clips=0, log=print, num_frames=5, alignment="none", flow_errors=0.0):
     """{"train": (blurry, sharp), "test": (blurry, sharp)}, uint8 (N, T, H, W, 3), and the set's digest;
     with an alignment, also "train_aligned" and "test_aligned": uint8 (N, windows, num_frames, H, W, 3),
-    each clip's windows (`window_indices`) aligned onto their centres.
+    each clip's windows (`clip_windows`) aligned onto their centres, the training ones with
+    `flow_errors` (`keras_spgan.align`; drawn from the clip's index: the same every time).
 
     Spawned workers (not forked: the parent may hold a JAX runtime) each rebuild the plan,
     which is cheap next to rendering."""
@@ -255,7 +266,7 @@ def render_set(version, workers, max_clips=0, log=print, num_frames=5, alignment
     start = time.time()
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers or os.cpu_count(), initializer=_init_worker,
-                      initargs=(version, num_frames, alignment)) as pool:
+                      initargs=(version, num_frames, alignment, flow_errors)) as pool:
         clips = pool.map(_render, indices, chunksize=4)
     digest = hashlib.sha256()  # of the rendered clips: the alignment is in the run's record
     split = {"train": ([], []), "test": ([], [])}
@@ -266,6 +277,7 @@ def render_set(version, workers, max_clips=0, log=print, num_frames=5, alignment
         split[which][1].append(sharp)
         aligned[which].append(windows)
     aligned_note = f", windows aligned by {alignment!r}" if alignment != "none" else ""
+    aligned_note += f" (training windows with flow errors on {flow_errors:g} of the neighbours)" if flow_errors else ""
     log(f"rendered {len(clips)} clips of version {version} in {time.time() - start:.0f} s "
         f"({len(split['train'][0])} train, {len(split['test'][0])} held-out{aligned_note}), "
         f"sha256 {digest.hexdigest()[:16]}")
@@ -482,7 +494,8 @@ def train(config, log=print):
     started = time.time()
     os.makedirs(config.out, exist_ok=True)
     num_frames, alignment = _num_frames(config), _alignment(config)
-    data, digest = render_set(config.stills_version, config.workers, config.max_clips, log, num_frames, alignment)
+    data, digest = render_set(config.stills_version, config.workers, config.max_clips, log, num_frames, alignment,
+                              config.flow_errors)
 
     import jax
     import keras

@@ -198,6 +198,9 @@ def generator_of(model):
 def train_dataset(config, data, strategy, start_step, alignment="none"):
     """Distributed training batches from step `start_step` on (exactly resumable); windows
     aligned as the generator's `alignment` says (pass `generator_of(model).alignment`)."""
+    if config.flow_errors and alignment == "none":
+        raise ConfigError("flow_errors", "needs a network fed aligned windows (\"alignment\": \"flow\" in its "
+                                         "config: --spn_config, or a preset / run that has it)")
 
     def make(input_context=None):
         return training_dataset(
@@ -210,6 +213,7 @@ def train_dataset(config, data, strategy, start_step, alignment="none"):
             cache="" if config.cache else None,
             start_batch=start_step,
             alignment=alignment,
+            flow_errors=config.flow_errors,
         )
 
     if strategy.num_replicas_in_sync == 1:

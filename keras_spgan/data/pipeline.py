@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_spgan import colour
-from keras_spgan.align import align_window, check_alignment
+from keras_spgan.align import align_window, check_alignment, check_flow_errors
 
 CHANNELS = ("y", "rgb")
 
@@ -94,19 +94,27 @@ def _decode_crop(path, size, top, left, crop):
     return image
 
 
-def _aligned(frames, alignment):
+def _aligned(frames, alignment, flow_errors=0.0, seed=None):
     """A (T, H, W, 3) uint8 window warped onto its centre frame (`keras_spgan.align`), as
-    deblurring aligns it: on whole frames, before any crop."""
+    deblurring aligns it: on whole frames, before any crop. With `flow_errors`, a share of the
+    neighbours get local flow errors drawn from `seed` (an int64 pair: the same window, the same errors)."""
     if alignment == "none":
         return frames
-    out = tf.numpy_function(lambda window: align_window(window, alignment), [frames], tf.uint8, stateful=False)
+    if flow_errors:
+        def align(window, pair):  # the pair's bits as a numpy seed (it may be negative)
+            rng = np.random.default_rng(pair.view(np.uint64).tolist())
+            return align_window(window, alignment, flow_errors=flow_errors, rng=rng)
+
+        out = tf.numpy_function(align, [frames, seed], tf.uint8, stateful=False)
+    else:
+        out = tf.numpy_function(lambda window: align_window(window, alignment), [frames], tf.uint8, stateful=False)
     out.set_shape(frames.shape)
     return out
 
 
-def _decode_aligned(paths, num_frames, alignment):
+def _decode_aligned(paths, num_frames, alignment, flow_errors=0.0, seed=None):
     """A window's whole frames, decoded and aligned (`_aligned`): (T, H, W, 3) uint8."""
-    return _aligned(tf.stack([_decode_full(paths[t]) for t in range(num_frames)]), alignment)
+    return _aligned(tf.stack([_decode_full(paths[t]) for t in range(num_frames)]), alignment, flow_errors, seed)
 
 
 def _decode_window(entry, num_frames, alignment="none"):
@@ -155,6 +163,7 @@ def training_dataset(
     cache=None,
     start_batch=0,
     alignment="none",
+    flow_errors=0.0,
 ):
     """Batches of (blurry (B, T, crop, crop, C), sharp (B, crop, crop, C)), float32 in [0, 1].
 
@@ -173,8 +182,15 @@ def training_dataset(
     `alignment`: "flow" warps every window's frames onto its centre frame by optical flow
     (`keras_spgan.align`), on whole frames before the crop, as deblurring with a model trained
     so does (`SPN(alignment=...)`); it decodes whole frames, and costs CPU time per window.
+    `flow_errors`: with "flow", the share of the neighbours whose flow gets a local error before
+    the warp (`keras_spgan.align.flow_error_field`), drawn from each element's seed.
     """
     check_alignment(alignment)
+    check_flow_errors(flow_errors)
+    if flow_errors and alignment == "none":
+        raise ValueError("flow_errors needs aligned windows (alignment='flow')")
+    if flow_errors and cache is not None:
+        raise ValueError("flow_errors draws new errors for every window: it cannot use a cache")
     if channels not in CHANNELS:
         raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
     if num_frames < 1 or num_frames % 2 == 0:
@@ -222,7 +238,10 @@ def training_dataset(
         top = tf.random.stateless_uniform([], seeds[0], 0, size[0] - crop + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size[1] - crop + 1, dtype=tf.int32)
         if cache is None and alignment != "none":  # the flow needs the whole frames
-            frames = _decode_aligned(paths, num_frames, alignment)[:, top : top + crop, left : left + crop]
+            # Its own seed, folded from the element's, so that the other draws stay what they are without it.
+            errors_seed = tf.random.experimental.stateless_fold_in(seed_pair, 7) if flow_errors else None
+            frames = _decode_aligned(paths, num_frames, alignment, flow_errors, errors_seed)
+            frames = frames[:, top : top + crop, left : left + crop]
             target = _decode_crop(sharp_path, size, top, left, crop)
         elif cache is None:
             frames = tf.stack([_decode_crop(paths[t], size, top, left, crop) for t in range(num_frames)])
