@@ -5,6 +5,10 @@
 # spn_strong, and ghosted riders where the flow missed (bikes down to -1.8 dB, fast pans' worst -4 dB):
 # they only ever saw windows the flow had aligned right. With errors in half the neighbours' flow (the
 # target still the centre frame), the network has to check each neighbour against the centre.
+# What the CPU stage J10 (spn-j10.flags) suggests besides: the errors kept bikes from collapsing, but
+# the sharpest fast pan still lost (-0.23 -> -1.60 dB), where the flow is right to a pixel but not below
+# it; a network that trusts its neighbours averages that imprecision into fine detail. Blobs of 2-24 px
+# do not teach it; small sub-pixel noise on the whole flow might (not implemented).
 #
 # Choose among the snapshots by the fast pans and the fast movers (held-out photos; a default may lose
 # at most 0.5 dB on either, training.preset), never by the held-out clips alone, which rose all along
