@@ -13,15 +13,13 @@ of every clip, restored as `keras-spgan deblur` runs it, RGB PSNR against the sh
 """
 
 import argparse
-import datetime
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # training/, run from anywhere
 
-from benchmarks.short_shutter import earlier_runs  # noqa: E402
-from keras_spgan.files import write_json  # noqa: E402
+from benchmarks.short_shutter import write_results  # noqa: E402
 from training import fast_movers  # noqa: E402
 
 
@@ -43,11 +41,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "fast_movers.json"))
     parser.add_argument("--note", default="", help="what the models are (kept with the numbers)")
     args = parser.parse_args()
-    results = run(args.models, args.alignment)
-    results.update(machine={"gpu": False, "cpus": os.cpu_count()}, date=datetime.date.today().isoformat(),
-                   note=args.note, previous=earlier_runs(args.out))
-    write_json(args.out, results)
-    print(f"wrote {args.out}")
+    write_results(args.out, run(args.models, args.alignment), args.note)
 
 
 if __name__ == "__main__":

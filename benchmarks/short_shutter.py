@@ -51,17 +51,22 @@ def earlier_runs(path):
     return [{k: v for k, v in last.items() if k != "previous"}, *last.get("previous", [])]
 
 
+def write_results(path, results, note):
+    """`results` with the machine, the date and `note`, and the runs already in `path` under
+    "previous", written to `path` (atomically)."""
+    results.update(machine={"gpu": False, "cpus": os.cpu_count()}, date=datetime.date.today().isoformat(),
+                   note=note, previous=earlier_runs(path))
+    write_json(path, results)
+    print(f"wrote {path}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["spgan", "spn"], help="preset names or folders, run dirs")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "short_shutter.json"))
     parser.add_argument("--note", default="", help="what the models are (kept with the numbers)")
     args = parser.parse_args()
-    results = run(args.models)
-    results.update(machine={"gpu": False, "cpus": os.cpu_count()}, date=datetime.date.today().isoformat(),
-                   note=args.note, previous=earlier_runs(args.out))
-    write_json(args.out, results)
-    print(f"wrote {args.out}")
+    write_results(args.out, run(args.models), args.note)
 
 
 if __name__ == "__main__":

@@ -67,14 +67,16 @@ def flow_error_field(shape, rng):
     """A local error (H, W, 2) float32 to add to a flow: 1-3 Gaussian blobs (sigma 6-32 px) of a
     wrong displacement (2-24 px, any direction; both log-uniform), zero far from them."""
     height, width = shape
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    rows, cols = np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32)
     field = np.zeros((height, width, 2), np.float32)
     for _ in range(int(rng.integers(FLOW_ERROR_BLOBS[0], FLOW_ERROR_BLOBS[1] + 1))):
         centre = rng.uniform(0, 1, 2) * (width, height)
         sigma = np.exp(rng.uniform(*np.log(FLOW_ERROR_SIGMA_PX)))
         shift = np.exp(rng.uniform(*np.log(FLOW_ERROR_SHIFT_PX)))
         direction = rng.uniform(0, 2 * np.pi)
-        weight = np.exp(-((cols - centre[0]) ** 2 + (rows - centre[1]) ** 2) / (2 * sigma**2))
+        # A Gaussian is separable: the outer product of its row and column profiles.
+        weight = np.outer(np.exp(-((rows - centre[1]) ** 2) / (2 * sigma**2)),
+                          np.exp(-((cols - centre[0]) ** 2) / (2 * sigma**2))).astype(np.float32)
         field += weight[..., None] * np.float32([np.cos(direction), np.sin(direction)]) * np.float32(shift)
     return field
 

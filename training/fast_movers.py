@@ -9,7 +9,7 @@ Real video is reserved for the independent check (`benchmarks/real_footage.py`),
 same situation built from the held-out photos, to measure and choose models by:
 
 - sharp footage: a held-out photo (coffee, chelsea) seen by a slowly drifting camera (1-3 px per
-  frame), with three objects cut from the other held-out photo crossing it at 12-30 px per frame,
+  frame), with four objects cut from the other held-out photo crossing it at 12-30 px per frame,
   each bending (a smooth displacement field up to 3-8 px that turns over every few frames) and
   turning, passing over one another;
 - then blurred as the real-footage check blurs real clips: `keras_spgan.data.blur.shake` on every

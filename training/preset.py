@@ -299,11 +299,6 @@ def motion_gain(evaluation, key):
     return float(np.mean([row["model"] - row["input"] for row in clips["rgb"]["per_clip"].values()]))
 
 
-def fast_pan_gain(evaluation):
-    """The mean RGB PSNR gain on the fast pans of a preset's "evaluation" (None if not measured)."""
-    return motion_gain(evaluation, "fast_pans")
-
-
 def _describe(clips):
     data, pans = clips
     return f"{data}" + (" and the fast pans" if pans else "")

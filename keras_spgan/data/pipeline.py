@@ -100,14 +100,12 @@ def _aligned(frames, alignment, flow_errors=0.0, seed=None):
     neighbours get local flow errors drawn from `seed` (an int64 pair: the same window, the same errors)."""
     if alignment == "none":
         return frames
-    if flow_errors:
-        def align(window, pair):  # the pair's bits as a numpy seed (it may be negative)
-            rng = np.random.default_rng(pair.view(np.uint64).tolist())
-            return align_window(window, alignment, flow_errors=flow_errors, rng=rng)
+    def align(window, *pair):  # the seed pair's bits as a numpy seed (it may be negative)
+        rng = np.random.default_rng(pair[0].view(np.uint64).tolist()) if pair else None
+        return align_window(window, alignment, flow_errors=flow_errors, rng=rng)
 
-        out = tf.numpy_function(align, [frames, seed], tf.uint8, stateful=False)
-    else:
-        out = tf.numpy_function(lambda window: align_window(window, alignment), [frames], tf.uint8, stateful=False)
+    inputs = [frames, seed] if flow_errors else [frames]
+    out = tf.numpy_function(align, inputs, tf.uint8, stateful=False)
     out.set_shape(frames.shape)
     return out
 
